@@ -1,0 +1,5 @@
+/**
+ * The public surface of the SIP core. Code outside web/src/sip/ imports from here only.
+ */
+export { SipError, ParseError, InvalidStateError, TransportError } from './errors.ts';
+export * from './message/index.ts';

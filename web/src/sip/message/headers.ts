@@ -1,0 +1,395 @@
+/**
+ * The header section: an ordered list of fields, names normalised, values kept verbatim (folding undone), and
+ * typed views parsed on first use and cached until the header changes.
+ */
+import { ParseError } from '../errors.ts';
+import {
+  parseAuthValue,
+  parseCSeq,
+  parseCallId,
+  parseContact,
+  parseContactPreferenceList,
+  parseContentLength,
+  parseDate,
+  parseDeltaSeconds,
+  parseDirectiveList,
+  parseEvent,
+  parseMaxForwards,
+  parseMediaType,
+  parseMediaTypeList,
+  parseNameAddr,
+  parseNameAddrList,
+  parseRAck,
+  parseRSeq,
+  parseReplaces,
+  parseRetryAfter,
+  parseSubscriptionState,
+  parseToken,
+  parseTokenList,
+  parseVia,
+  parseWarningList,
+  parseCallId as parseWordId,
+} from './values.ts';
+
+/** RFC 3261 §7.3.3 and later extensions: compact form → long name (lowercase). */
+const COMPACT: Record<string, string> = {
+  i: 'call-id',
+  m: 'contact',
+  e: 'content-encoding',
+  l: 'content-length',
+  c: 'content-type',
+  f: 'from',
+  s: 'subject',
+  k: 'supported',
+  t: 'to',
+  v: 'via',
+  o: 'event',
+  u: 'allow-events',
+  r: 'refer-to',
+  a: 'accept-contact',
+  j: 'reject-contact',
+  d: 'request-disposition',
+  b: 'referred-by',
+  x: 'session-expires',
+  y: 'identity',
+  n: 'identity-info',
+};
+
+const CANONICAL_LIST = [
+  'Accept',
+  'Accept-Contact',
+  'Accept-Encoding',
+  'Accept-Language',
+  'Alert-Info',
+  'Allow',
+  'Allow-Events',
+  'Authentication-Info',
+  'Authorization',
+  'Call-ID',
+  'Call-Info',
+  'Contact',
+  'Content-Disposition',
+  'Content-Encoding',
+  'Content-Language',
+  'Content-Length',
+  'Content-Type',
+  'CSeq',
+  'Date',
+  'Error-Info',
+  'Event',
+  'Expires',
+  'From',
+  'In-Reply-To',
+  'Max-Forwards',
+  'MIME-Version',
+  'Min-Expires',
+  'Organization',
+  'Path',
+  'Priority',
+  'Proxy-Authenticate',
+  'Proxy-Authorization',
+  'Proxy-Require',
+  'RAck',
+  'Record-Route',
+  'Refer-To',
+  'Referred-By',
+  'Reject-Contact',
+  'Replaces',
+  'Reply-To',
+  'Request-Disposition',
+  'Require',
+  'Retry-After',
+  'Route',
+  'RSeq',
+  'Server',
+  'Service-Route',
+  'Session-Expires',
+  'SIP-ETag',
+  'SIP-If-Match',
+  'Subject',
+  'Subscription-State',
+  'Supported',
+  'Timestamp',
+  'To',
+  'Unsupported',
+  'User-Agent',
+  'Via',
+  'Warning',
+  'WWW-Authenticate',
+  'Flow-Timer',
+  'Min-SE',
+  'P-Asserted-Identity',
+  'P-Preferred-Identity',
+  'Identity',
+  'Identity-Info',
+  'Privacy',
+  'Reason',
+  'Content-ID',
+  'Suppress-If-Match',
+  'Target-Dialog',
+  'Accept-Resource-Priority',
+];
+const CANONICAL = new Map(CANONICAL_LIST.map((n) => [n.toLowerCase(), n]));
+
+/**
+ * Normalise a header name: compact forms expand to the long name (RFC 3261 §7.3.3), known names take their
+ * canonical spelling, unknown names are kept as written (their case is the sender's).
+ * Returns [display name, lookup key].
+ */
+export function normalizeName(name: string): [string, string] {
+  let key = name.toLowerCase();
+  if (key.length === 1) key = COMPACT[key] ?? key;
+  return [CANONICAL.get(key) ?? name, key];
+}
+
+export interface HeaderType {
+  /** parse one field's value; list headers return an array whose elements are concatenated across fields */
+  parse(value: string, base: number): unknown;
+  list: boolean;
+}
+
+const single = (parse: (v: string, b: number) => unknown): HeaderType => ({ parse, list: false });
+const list = (parse: (v: string, b: number) => unknown[]): HeaderType => ({ parse, list: true });
+
+/** The typed headers, by lookup key. Single-valued ones may appear once (RFC 4475 §3.3.8). */
+export const HEADER_TYPES: ReadonlyMap<string, HeaderType> = new Map<string, HeaderType>([
+  ['via', list(parseVia)],
+  ['from', single(parseNameAddr)],
+  ['to', single(parseNameAddr)],
+  ['call-id', single(parseCallId)],
+  ['cseq', single(parseCSeq)],
+  ['max-forwards', single(parseMaxForwards)],
+  ['contact', list(parseContact)],
+  ['route', list(parseNameAddrList)],
+  ['record-route', list(parseNameAddrList)],
+  ['path', list(parseNameAddrList)],
+  ['service-route', list(parseNameAddrList)],
+  ['content-type', single(parseMediaType)],
+  ['content-length', single(parseContentLength)],
+  ['expires', single(parseDeltaSeconds)],
+  ['min-expires', single(parseDeltaSeconds)],
+  ['date', single(parseDate)],
+  ['require', list(parseTokenList)],
+  ['proxy-require', list(parseTokenList)],
+  ['supported', list(parseTokenList)],
+  ['unsupported', list(parseTokenList)],
+  ['allow', list(parseTokenList)],
+  ['accept', list(parseMediaTypeList)],
+  ['content-encoding', list(parseTokenList)],
+  ['event', single(parseEvent)],
+  ['allow-events', list(parseTokenList)],
+  ['subscription-state', single(parseSubscriptionState)],
+  ['rseq', single(parseRSeq)],
+  ['rack', single(parseRAck)],
+  ['refer-to', single(parseNameAddr)],
+  ['referred-by', single(parseNameAddr)],
+  ['replaces', single(parseReplaces)],
+  ['www-authenticate', single(parseAuthValue)],
+  ['proxy-authenticate', single(parseAuthValue)],
+  ['authorization', single(parseAuthValue)],
+  ['proxy-authorization', single(parseAuthValue)],
+  ['sip-etag', single(parseToken)],
+  ['sip-if-match', single(parseToken)],
+  ['accept-contact', list(parseContactPreferenceList)],
+  ['reject-contact', list(parseContactPreferenceList)],
+  ['request-disposition', list(parseDirectiveList)],
+  ['retry-after', single(parseRetryAfter)],
+  ['warning', list(parseWarningList)],
+  ['in-reply-to', list((v, b) => v.split(',').map((x) => parseWordId(x, b)))],
+]);
+
+/** Multi-instance auth headers: several challenges may come in one response, each its own field. */
+const REPEATABLE_SINGLES = new Set([
+  'www-authenticate',
+  'proxy-authenticate',
+  'authorization',
+  'proxy-authorization',
+]);
+
+export interface HeaderField {
+  /** display name: canonical for known headers, as written for unknown ones */
+  readonly name: string;
+  /** lowercase long name used for lookup */
+  readonly key: string;
+  /** the value with folding undone and surrounding whitespace removed */
+  readonly value: string;
+  /** offset of the value in the parsed message (0 for fields built in code) */
+  readonly offset: number;
+}
+
+/**
+ * The header fields of one message. Lookups take any spelling of a name (compact or long, any case).
+ * `get*` read raw values; `typed` and `typedList` parse through HEADER_TYPES and cache the result.
+ */
+export class SipHeaders implements Iterable<HeaderField> {
+  readonly #fields: HeaderField[];
+  readonly #cache = new Map<string, unknown>();
+
+  constructor(fields: HeaderField[] = []) {
+    this.#fields = fields;
+  }
+
+  static from(init: Iterable<[string, string]> | Record<string, string | string[]>): SipHeaders {
+    const h = new SipHeaders();
+    const entries = Symbol.iterator in init ? init : Object.entries(init);
+    for (const [name, value] of entries as Iterable<[string, string | string[]]>) {
+      for (const v of Array.isArray(value) ? value : [value]) h.append(name, v);
+    }
+    return h;
+  }
+
+  get fields(): readonly HeaderField[] {
+    return this.#fields;
+  }
+
+  [Symbol.iterator](): Iterator<HeaderField> {
+    return this.#fields[Symbol.iterator]();
+  }
+
+  clone(): SipHeaders {
+    return new SipHeaders(this.#fields.slice());
+  }
+
+  has(name: string): boolean {
+    const key = normalizeName(name)[1];
+    return this.#fields.some((f) => f.key === key);
+  }
+
+  /** First value of the header, raw. */
+  get(name: string): string | undefined {
+    const key = normalizeName(name)[1];
+    for (const f of this.#fields) if (f.key === key) return f.value;
+    return undefined;
+  }
+
+  /** Every field of the header, raw, in order (one entry per header line, not split at commas). */
+  getAll(name: string): string[] {
+    const key = normalizeName(name)[1];
+    const out: string[] = [];
+    for (const f of this.#fields) if (f.key === key) out.push(f.value);
+    return out;
+  }
+
+  /** Replace every field of the header by the given value(s), where the first one stood (or at the end). */
+  set(name: string, value: string | readonly string[]): this {
+    const [display, key] = normalizeName(name);
+    const values = typeof value === 'string' ? [value] : value;
+    const first = this.#fields.findIndex((f) => f.key === key);
+    this.#remove(key);
+    const fresh = values.map((v) => ({ name: display, key, value: v, offset: 0 }));
+    this.#fields.splice(first < 0 ? this.#fields.length : first, 0, ...fresh);
+    return this;
+  }
+
+  append(name: string, value: string): this {
+    const [display, key] = normalizeName(name);
+    this.#fields.push({ name: display, key, value, offset: 0 });
+    this.#cache.delete(key);
+    return this;
+  }
+
+  /** Insert above the topmost field of that header (Via, Route, Record-Route are pushed this way). */
+  prepend(name: string, value: string): this {
+    const [display, key] = normalizeName(name);
+    const first = this.#fields.findIndex((f) => f.key === key);
+    this.#fields.splice(first < 0 ? this.#fields.length : first, 0, { name: display, key, value, offset: 0 });
+    this.#cache.delete(key);
+    return this;
+  }
+
+  delete(name: string): this {
+    this.#remove(normalizeName(name)[1]);
+    return this;
+  }
+
+  /**
+   * Remove the first element of a list header (the top Via, the first Route), splitting a comma-separated
+   * field when needed. Returns the removed element's text.
+   */
+  shift(name: string): string | undefined {
+    const key = normalizeName(name)[1];
+    const i = this.#fields.findIndex((f) => f.key === key);
+    const f = this.#fields[i];
+    if (f === undefined) return undefined;
+    const parts = splitTopLevelCommas(f.value);
+    this.#cache.delete(key);
+    if (parts.length <= 1) {
+      this.#fields.splice(i, 1);
+      return f.value;
+    }
+    this.#fields[i] = { ...f, value: parts.slice(1).join(', '), offset: 0 };
+    return parts[0];
+  }
+
+  #remove(key: string): void {
+    for (let i = this.#fields.length - 1; i >= 0; i--)
+      if (this.#fields[i]?.key === key) this.#fields.splice(i, 1);
+    this.#cache.delete(key);
+  }
+
+  /** The parsed value of a single-valued typed header, or undefined when absent. Throws ParseError if bad. */
+  typed<T>(key: string): T | undefined {
+    if (this.#cache.has(key)) return this.#cache.get(key) as T;
+    const type = HEADER_TYPES.get(key);
+    if (type === undefined || type.list) throw new TypeError(`${key} is not a single-valued typed header`);
+    let found: HeaderField | undefined;
+    for (const f of this.#fields) {
+      if (f.key !== key) continue;
+      if (found !== undefined && !REPEATABLE_SINGLES.has(key))
+        throw new ParseError(`more than one ${f.name} header`, f.offset);
+      found ??= f;
+    }
+    const v = found === undefined ? undefined : (type.parse(found.value, found.offset) as T);
+    this.#cache.set(key, v);
+    return v;
+  }
+
+  /** The parsed elements of a list header across all its fields (empty when absent). */
+  typedList<T>(key: string): T[] {
+    const cached = this.#cache.get(key);
+    if (cached !== undefined) return cached as T[];
+    const type = HEADER_TYPES.get(key);
+    if (type === undefined) throw new TypeError(`${key} is not a typed header`);
+    let out: T[] = [];
+    for (const f of this.#fields) {
+      if (f.key !== key) continue;
+      const parsed = type.parse(f.value, f.offset);
+      if (type.list) out = out.length === 0 ? (parsed as T[]) : out.concat(parsed as T[]);
+      else out.push(parsed as T);
+    }
+    this.#cache.set(key, out);
+    return out;
+  }
+
+  /** Parse every typed header once (strict mode): throws the first ParseError found. */
+  validate(): void {
+    for (const [key, type] of HEADER_TYPES) {
+      if (!this.#fields.some((f) => f.key === key)) continue;
+      if (type.list || REPEATABLE_SINGLES.has(key)) this.typedList(key);
+      else this.typed(key);
+    }
+  }
+}
+
+/** Split a header value at commas that are outside quoted strings and < >. */
+export function splitTopLevelCommas(value: string): string[] {
+  const out: string[] = [];
+  let inQuote = false;
+  let inAngle = false;
+  let start = 0;
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (inQuote) {
+      if (c === 0x5c) i++;
+      else if (c === 0x22) inQuote = false;
+    } else if (c === 0x22) inQuote = true;
+    else if (c === 0x3c) inAngle = true;
+    else if (c === 0x3e) inAngle = false;
+    else if (c === 0x2c && !inAngle) {
+      out.push(value.slice(start, i).trim());
+      start = i + 1;
+    }
+  }
+  out.push(value.slice(start).trim());
+  return out;
+}

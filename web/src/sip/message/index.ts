@@ -1,0 +1,18 @@
+export { parseMessage, type ParseOptions } from './parser.ts';
+export { serializeMessage, serializeHead } from './serializer.ts';
+export { StreamFramer, type FrameEvent, type StreamFramerOptions } from './framer.ts';
+export {
+  SipRequest,
+  SipResponse,
+  createResponse,
+  reasonPhrase,
+  REASON_PHRASES,
+  type SipMessage,
+  type SipBody,
+} from './message.ts';
+export { SipHeaders, normalizeName, splitTopLevelCommas, HEADER_TYPES, type HeaderField } from './headers.ts';
+export { Uri, parseUri, type UriParts, type UriParams } from './uri.ts';
+export { Scanner, quote, unquote, paramValue, formatParams, type Params } from './scanner.ts';
+export * from './values.ts';
+export { parseMultipart, serializeMultipart, type BodyPart } from './multipart.ts';
+export { escape, unescape, isToken } from './chars.ts';

@@ -1,0 +1,252 @@
+/**
+ * parseMessage: bytes (or text) of one SIP message → SipRequest | SipResponse, or ParseError.
+ *
+ * How it works. The header section is found by its blank line and decoded as UTF-8 once; lines are split at
+ * CRLF, folded continuation lines are joined with one SP (RFC 3261 §7.3.1), and each header becomes a field
+ * whose name is normalised (compact forms expanded, §7.3.3) and whose value is kept verbatim. The body is the
+ * bytes after the blank line, exactly Content-Length of them when that header is present (§18.3: extra octets
+ * of a datagram are ignored, missing ones are an error).
+ *
+ * Two depths of checking:
+ *  - strict (default): every header this stack types (HEADER_TYPES) is parsed now, so a malformed Contact,
+ *    Expires or Warning rejects the message here, as RFC 4475 expects of a parser.
+ *  - lazy (`{ lazy: true }`, for relays): only what routing needs is checked now: the start line, Via, From,
+ *    To, Call-ID, CSeq, Max-Forwards, Route, Content-Length. Other typed headers parse on first use.
+ *
+ * Both depths enforce the message-level rules: the mandatory headers are present and single, the CSeq method
+ * matches the request method (RFC 4475 §3.1.2.17), and the version is SIP/2.0 (else statusHint 505).
+ */
+import { ParseError } from '../errors.ts';
+import { TOKEN, utf8Decoder, utf8Encoder } from './chars.ts';
+import { SipHeaders, normalizeName, type HeaderField } from './headers.ts';
+import { SipRequest, SipResponse, type SipMessage } from './message.ts';
+import { parseUri } from './uri.ts';
+import { parseContentLength } from './values.ts';
+
+export interface ParseOptions {
+  /** Check only what routing needs now; parse the other typed headers on first access. */
+  lazy?: boolean;
+}
+
+const MANDATORY = ['via', 'from', 'to', 'call-id', 'cseq'] as const;
+/** Headers that must never repeat, checked even in lazy mode because routing depends on them. */
+const ROUTING_SINGLES = new Set(['from', 'to', 'call-id', 'cseq', 'max-forwards', 'content-length']);
+const EMPTY = new Uint8Array(0);
+
+export function parseMessage(data: Uint8Array | string, options: ParseOptions = {}): SipMessage {
+  try {
+    return typeof data === 'string' ? parseText(data, options) : parseBytes(data, options);
+  } catch (e) {
+    if (e instanceof ParseError) throw e;
+    // The parser's own contract: nothing but ParseError leaves it, whatever the input.
+    throw new ParseError(`unparseable message: ${e instanceof Error ? e.message : String(e)}`, 0);
+  }
+}
+
+function parseBytes(data: Uint8Array, options: ParseOptions): SipMessage {
+  let start = 0;
+  // RFC 3261 §7.5: CRLFs before the start line are ignored.
+  while (start + 1 < data.length && data[start] === 13 && data[start + 1] === 10) start += 2;
+  let end = findHeaderEnd(data, start);
+  let bodyStart = end + 4;
+  if (end < 0) {
+    // A datagram whose last header line ends the data has no body; the blank line is implied.
+    if (data.length < 2 || data[data.length - 2] !== 13 || data[data.length - 1] !== 10)
+      throw new ParseError('no blank line after the headers', data.length);
+    end = data.length - 2;
+    bodyStart = data.length;
+  }
+  const head = utf8Decoder.decode(data.subarray(start, end));
+  try {
+    return build(head, options, (length) => {
+      const available = data.length - bodyStart;
+      if (length === undefined) return available > 0 ? data.slice(bodyStart) : EMPTY;
+      if (length > available)
+        throw new ParseError(`Content-Length ${length} but only ${available} bytes follow`, data.length);
+      return length > 0 ? data.slice(bodyStart, bodyStart + length) : EMPTY;
+    });
+  } catch (e) {
+    if (e instanceof ParseError && e.offset <= head.length) {
+      // Report a byte offset: the header section may hold multi-byte UTF-8.
+      const byteOffset = start + utf8Encoder.encode(head.slice(0, e.offset)).length;
+      if (byteOffset !== e.offset) throw new ParseError(e.reason, byteOffset, e.statusHint);
+    }
+    throw e;
+  }
+}
+
+function parseText(text: string, options: ParseOptions): SipMessage {
+  let start = 0;
+  while (text.startsWith('\r\n', start)) start += 2;
+  let end = text.indexOf('\r\n\r\n', start);
+  if (end < 0) {
+    if (!text.endsWith('\r\n')) throw new ParseError('no blank line after the headers', text.length);
+    end = text.length - 2;
+  }
+  const head = start === 0 ? text.slice(0, end) : text.slice(start, end);
+  return build(head, options, (length) => {
+    const rest = text.length > end + 4 ? utf8Encoder.encode(text.slice(end + 4)) : EMPTY;
+    if (length === undefined) return rest;
+    if (length > rest.length)
+      throw new ParseError(`Content-Length ${length} but only ${rest.length} bytes follow`, text.length);
+    return length < rest.length ? rest.slice(0, length) : rest;
+  });
+}
+
+/** Index of the CRLFCRLF that ends the header section, or -1. */
+export function findHeaderEnd(data: Uint8Array, from: number): number {
+  const n = data.length - 3;
+  for (let i = from; i < n; i++) {
+    if (data[i + 3] !== 10) {
+      // Skip ahead: a match needs data[i+3] === LF.
+      continue;
+    }
+    if (data[i] === 13 && data[i + 1] === 10 && data[i + 2] === 13) return i;
+  }
+  return -1;
+}
+
+function build(
+  head: string,
+  options: ParseOptions,
+  body: (contentLength: number | undefined) => Uint8Array,
+): SipMessage {
+  let lineEnd = head.indexOf('\r\n');
+  if (lineEnd < 0) lineEnd = head.length;
+  const startLine = head.slice(0, lineEnd);
+  const fields = parseFields(head, lineEnd);
+  const headers = new SipHeaders(fields);
+
+  // Presence and uniqueness of the headers every element relies on (RFC 3261 §8.1.1, RFC 4475 §3.3.8–9).
+  const seen = new Set<string>();
+  for (const f of fields) {
+    if (ROUTING_SINGLES.has(f.key)) {
+      if (seen.has(f.key)) throw new ParseError(`more than one ${f.name} header`, f.offset);
+      seen.add(f.key);
+    } else if (f.key === 'via') seen.add('via');
+  }
+  for (const key of MANDATORY) {
+    if (!seen.has(key)) throw new ParseError(`missing ${normalizeName(key)[0]} header`, head.length);
+  }
+  const clField = fields.find((f) => f.key === 'content-length');
+  const contentLength = clField === undefined ? undefined : parseContentLength(clField.value, clField.offset);
+
+  let msg: SipMessage;
+  if (startLine.startsWith('SIP/') || startLine.startsWith('sip/')) {
+    const { status, reason } = parseStatusLine(startLine);
+    msg = new SipResponse(status, reason, headers, body(contentLength));
+  } else {
+    const { method, uriText } = parseRequestLine(startLine);
+    const uri = parseUri(uriText, method.length + 1);
+    // RFC 3261 §19.1.1 Table 1: a Request-URI carries no header components (RFC 4475 §3.1.2.11).
+    if (uri.isSip && uri.headers.size > 0)
+      throw new ParseError('headers are not allowed in the Request-URI', method.length + 1);
+    msg = new SipRequest(method, uri, headers, body(contentLength));
+  }
+
+  // The routing set, always checked.
+  void msg.via;
+  void msg.from;
+  void msg.to;
+  void msg.callId;
+  const cseq = msg.cseq;
+  void msg.maxForwards;
+  void msg.route;
+  // RFC 4475 §3.1.2.17–18: the CSeq method must be the request's method.
+  if (msg.kind === 'request' && cseq.method !== msg.method)
+    throw new ParseError(`CSeq method ${cseq.method} differs from ${msg.method}`, 0);
+  if (options.lazy !== true) headers.validate();
+  return msg;
+}
+
+/** Split the header lines after the start line, undoing folding. */
+function parseFields(head: string, pos: number): HeaderField[] {
+  const fields: HeaderField[] = [];
+  let name = '';
+  let key = '';
+  let value = '';
+  let valueOffset = 0;
+  const flush = (): void => {
+    if (name !== '') fields.push({ name, key, value: value.trimEnd(), offset: valueOffset });
+  };
+  while (pos < head.length) {
+    pos += 2; // the CRLF that ended the previous line
+    let end = head.indexOf('\r\n', pos);
+    if (end < 0) end = head.length;
+    const c0 = head.charCodeAt(pos);
+    if (c0 === 0x20 || c0 === 0x09) {
+      // RFC 3261 §7.3.1: a line starting with whitespace continues the previous header.
+      if (name === '') throw new ParseError('continuation line before any header', pos);
+      const more = head.slice(pos, end).trim();
+      checkLine(more, pos);
+      if (more !== '') value = value === '' ? more : value.trimEnd() + ' ' + more;
+    } else {
+      flush();
+      const colon = head.indexOf(':', pos);
+      if (colon < 0 || colon > end) throw new ParseError('header line without ":"', pos);
+      let nameEnd = colon;
+      while (
+        nameEnd > pos &&
+        (head.charCodeAt(nameEnd - 1) === 0x20 || head.charCodeAt(nameEnd - 1) === 0x09)
+      )
+        nameEnd--;
+      const rawName = head.slice(pos, nameEnd);
+      for (let i = 0; i < rawName.length; i++) {
+        const c = rawName.charCodeAt(i);
+        if (c >= 128 || TOKEN[c] !== 1) throw new ParseError(`bad header name "${rawName}"`, pos + i);
+      }
+      if (rawName.length === 0) throw new ParseError('empty header name', pos);
+      [name, key] = normalizeName(rawName);
+      let vs = colon + 1;
+      while (vs < end && (head.charCodeAt(vs) === 0x20 || head.charCodeAt(vs) === 0x09)) vs++;
+      value = head.slice(vs, end);
+      checkLine(value, vs);
+      valueOffset = vs;
+    }
+    pos = end;
+  }
+  flush();
+  return fields;
+}
+
+/** A lone CR or LF inside a line is not SIP (RFC 3261 §7: lines end with CRLF). */
+function checkLine(s: string, offset: number): void {
+  if (s.indexOf('\r') >= 0 || s.indexOf('\n') >= 0)
+    throw new ParseError('bare CR or LF in a header line', offset);
+}
+
+// RFC 3261 §7.1: Request-Line = Method SP Request-URI SP SIP-Version CRLF (exactly one SP each; RFC 4475
+// §3.1.2.9–10: extra or trailing whitespace is rejected rather than re-emitted).
+function parseRequestLine(line: string): { method: string; uriText: string } {
+  const sp1 = line.indexOf(' ');
+  const sp2 = sp1 < 0 ? -1 : line.indexOf(' ', sp1 + 1);
+  if (sp1 <= 0 || sp2 < 0 || line.indexOf(' ', sp2 + 1) >= 0 || line.indexOf('\t') >= 0)
+    throw new ParseError('malformed request line (Method SP Request-URI SP SIP-Version)', 0);
+  const method = line.slice(0, sp1);
+  for (let i = 0; i < method.length; i++) {
+    const c = method.charCodeAt(i);
+    if (c >= 128 || TOKEN[c] !== 1) throw new ParseError(`bad method "${method}"`, i);
+  }
+  checkVersion(line.slice(sp2 + 1), sp2 + 1);
+  const uriText = line.slice(sp1 + 1, sp2);
+  if (uriText.length === 0) throw new ParseError('empty Request-URI', sp1 + 1);
+  return { method, uriText };
+}
+
+// RFC 3261 §7.2: Status-Line = SIP-Version SP Status-Code SP Reason-Phrase CRLF
+function parseStatusLine(line: string): { status: number; reason: string } {
+  const sp1 = line.indexOf(' ');
+  if (sp1 < 0) throw new ParseError('malformed status line', 0);
+  checkVersion(line.slice(0, sp1), 0);
+  const code = line.slice(sp1 + 1, sp1 + 4);
+  const after = line.charCodeAt(sp1 + 4);
+  if (!/^[1-6]\d\d$/.test(code) || (line.length > sp1 + 4 && after !== 0x20))
+    throw new ParseError(`bad status code "${line.slice(sp1 + 1, sp1 + 12)}"`, sp1 + 1);
+  return { status: Number(code), reason: line.slice(sp1 + 5) };
+}
+
+function checkVersion(v: string, offset: number): void {
+  if (v === 'SIP/2.0' || v.toUpperCase() === 'SIP/2.0') return;
+  if (/^SIP\/\d+\.\d+$/i.test(v)) throw new ParseError(`unsupported version ${v}`, offset, 505);
+  throw new ParseError(`bad SIP version "${v}"`, offset);
+}
