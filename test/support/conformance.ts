@@ -18,7 +18,7 @@ export interface TortureCase {
 /** All RFC 4475 torture messages with their expected outcomes, read as bytes. */
 export function loadTortureCases(): TortureCase[] {
   const rows = readFileSync(resolve(conformanceDir, 'EXPECTED.tsv'), 'utf8').trim().split('\n').slice(1);
-  const cases = rows.map((row) => {
+  const cases = rows.map((row): TortureCase => {
     const [file = '', section = '', parse = '', uas = '', what = ''] = row.split('\t');
     if (parse !== 'accept' && parse !== 'reject' && parse !== 'either')
       throw new Error(`bad EXPECTED.tsv row: ${row}`);

@@ -3,3 +3,5 @@
  */
 export { SipError, ParseError, InvalidStateError, TransportError } from './errors.ts';
 export * from './message/index.ts';
+export * from './auth/index.ts';
+export * from './dialog/index.ts';

@@ -9,7 +9,10 @@
  * that frames correctly but does not parse is reported as `{ type: 'invalid' }` with its bytes and the error,
  * and framing continues (the UA may answer it 400).
  *
- * RFC 5626 §3.5.1: a double CRLF is a keep-alive "ping", a single CRLF the "pong"; both are reported.
+ * RFC 5626 §3.5.1: a double CRLF is a keep-alive "ping", a single CRLF the "pong"; both are reported. Which
+ * one a CRLF at the very end of the data starts depends on the side: a `server` (the default) receives pings,
+ * so it waits for the second CRLF (the result is then the same however the bytes were split); a `client`
+ * receives pongs, so it reports a trailing CRLF at once instead of waiting for bytes that will never come.
  */
 import { ParseError } from '../errors.ts';
 import { utf8Decoder } from './chars.ts';
@@ -27,6 +30,8 @@ export interface StreamFramerOptions extends ParseOptions {
   maxHeaderBytes?: number;
   /** Largest body accepted (default 16 MiB). */
   maxBodyBytes?: number;
+  /** Which keep-alive this side expects to receive: `server` waits for a whole ping, `client` reports pongs at once. */
+  keepAliveRole?: 'server' | 'client';
 }
 
 export class StreamFramer {
@@ -36,11 +41,13 @@ export class StreamFramer {
   readonly #maxHeader: number;
   readonly #maxBody: number;
   readonly #parse: ParseOptions;
+  readonly #client: boolean;
 
   constructor(options: StreamFramerOptions = {}) {
     this.#maxHeader = options.maxHeaderBytes ?? 65536;
     this.#maxBody = options.maxBodyBytes ?? 16 * 1024 * 1024;
     this.#parse = { lazy: options.lazy ?? false };
+    this.#client = options.keepAliveRole === 'client';
   }
 
   /** Bytes received but not yet part of a complete message. */
@@ -69,9 +76,9 @@ export class StreamFramer {
           pos += 4;
           continue;
         }
-        // "CRLF CR" could still become a ping; a CRLF that ends the data is reported at once, since a
-        // client waiting for its pong must not wait for more bytes that will never come.
+        // "CRLF CR" could still become a ping; so could a trailing CRLF, except for a client.
         if (pos + 3 >= len && buf[pos + 2] === 13) break;
+        if (pos + 2 >= len && !this.#client) break;
         events.push({ type: 'keepalive', kind: 'pong' });
         pos += 2;
         continue;

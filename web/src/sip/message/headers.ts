@@ -288,11 +288,14 @@ export class SipHeaders implements Iterable<HeaderField> {
     return this;
   }
 
-  /** Insert above the topmost field of that header (Via, Route, Record-Route are pushed this way). */
+  /**
+   * Insert above the topmost field of that header (Via, Route, Record-Route are pushed this way), or at the
+   * very top when the header is not there yet.
+   */
   prepend(name: string, value: string): this {
     const [display, key] = normalizeName(name);
     const first = this.#fields.findIndex((f) => f.key === key);
-    this.#fields.splice(first < 0 ? this.#fields.length : first, 0, { name: display, key, value, offset: 0 });
+    this.#fields.splice(first < 0 ? 0 : first, 0, { name: display, key, value, offset: 0 });
     this.#cache.delete(key);
     return this;
   }
@@ -339,7 +342,7 @@ export class SipHeaders implements Iterable<HeaderField> {
         throw new ParseError(`more than one ${f.name} header`, f.offset);
       found ??= f;
     }
-    const v = found === undefined ? undefined : (type.parse(found.value, found.offset) as T);
+    const v = found === undefined ? undefined : (parseField(type, found) as T);
     this.#cache.set(key, v);
     return v;
   }
@@ -353,7 +356,7 @@ export class SipHeaders implements Iterable<HeaderField> {
     let out: T[] = [];
     for (const f of this.#fields) {
       if (f.key !== key) continue;
-      const parsed = type.parse(f.value, f.offset);
+      const parsed = parseField(type, f);
       if (type.list) out = out.length === 0 ? (parsed as T[]) : out.concat(parsed as T[]);
       else out.push(parsed as T);
     }
@@ -368,6 +371,16 @@ export class SipHeaders implements Iterable<HeaderField> {
       if (type.list || REPEATABLE_SINGLES.has(key)) this.typedList(key);
       else this.typed(key);
     }
+  }
+}
+
+/** Parse one field, naming the header in the error. */
+function parseField(type: HeaderType, f: HeaderField): unknown {
+  try {
+    return type.parse(f.value, f.offset);
+  } catch (e) {
+    if (e instanceof ParseError) throw new ParseError(`${f.name}: ${e.reason}`, e.offset, e.statusHint);
+    throw e;
   }
 }
 

@@ -114,6 +114,7 @@ function build(
   let lineEnd = head.indexOf('\r\n');
   if (lineEnd < 0) lineEnd = head.length;
   const startLine = head.slice(0, lineEnd);
+  checkLine(startLine, 0);
   const fields = parseFields(head, lineEnd);
   const headers = new SipHeaders(fields);
 

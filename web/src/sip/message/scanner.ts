@@ -172,7 +172,13 @@ export function unquote(raw: string): string {
   return inner.indexOf('\\') < 0 ? inner : inner.replace(/\\([\s\S])/g, '$1');
 }
 
+/** quoted-string for a value; a control character (other than HTAB) could never be sent, so it is refused. */
 export function quote(s: string): string {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if ((c < 0x20 && c !== 0x09) || c === 0x7f)
+      throw new TypeError(`control character in a header value: ${JSON.stringify(s)}`);
+  }
   return '"' + s.replace(/["\\]/g, '\\$&') + '"';
 }
 

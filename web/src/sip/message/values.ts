@@ -5,7 +5,7 @@
  */
 import { ParseError } from '../errors.ts';
 import { isWord } from './chars.ts';
-import { Scanner, paramValue, type Params } from './scanner.ts';
+import { Scanner, paramValue, quote, type Params } from './scanner.ts';
 import { parseHostPort, parseUri, type Uri, clip } from './uri.ts';
 
 // ---------------------------------------------------------------------------------------------- name-addr
@@ -101,6 +101,14 @@ export function parseNameAddrList(value: string, base = 0): NameAddr[] {
   do out.push(nameAddr(sc));
   while (sc.nextInList('name-addr'));
   return out;
+}
+
+/** name-addr text: display name quoted when present, URI always in < > (so its parameters stay its own). */
+export function formatNameAddr(na: NameAddr): string {
+  let s = na.displayName !== undefined && na.displayName !== '' ? quote(na.displayName) + ' ' : '';
+  s += '<' + na.uri.toString() + '>';
+  for (const [k, v] of na.params) s += v === null ? ';' + k : ';' + k + '=' + v;
+  return s;
 }
 
 /** The tag parameter of To/From (RFC 3261 §19.3). */
