@@ -15,6 +15,7 @@ import {
   type Uri,
 } from '../../web/src/sip/index.ts';
 import { copyRecordRoute, formatRoute, isLooseRoute } from '../../web/src/sip/dialog/index.ts';
+export { seededRandom } from './seeded-random.ts';
 
 export interface Party {
   display: string;
@@ -33,18 +34,6 @@ export const BOB: Party = {
   aor: 'sip:bob@biloxi.example.com',
   contact: 'sip:bob@192.0.2.201:5060;transport=tcp',
 };
-
-/** Deterministic uniform [0, 1) numbers (mulberry32). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The message as the far end reads it: serialized to bytes and parsed back (strict). */
 export function wire<T extends SipMessage>(msg: T): T {

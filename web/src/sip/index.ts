@@ -5,3 +5,4 @@ export { SipError, ParseError, InvalidStateError, TransportError } from './error
 export * from './message/index.ts';
 export * from './auth/index.ts';
 export * from './dialog/index.ts';
+export * from './transaction/index.ts';

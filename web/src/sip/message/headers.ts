@@ -137,10 +137,16 @@ const CANONICAL = new Map(CANONICAL_LIST.map((n) => [n.toLowerCase(), n]));
  * Returns [display name, lookup key].
  */
 export function normalizeName(name: string): [string, string] {
+  const hit = NAME_CACHE.get(name);
+  if (hit !== undefined) return hit;
   let key = name.toLowerCase();
   if (key.length === 1) key = COMPACT[key] ?? key;
-  return [CANONICAL.get(key) ?? name, key];
+  const result: [string, string] = [CANONICAL.get(key) ?? name, key];
+  // Names repeat from message to message; a bounded cache keeps a flood of invented names from growing memory.
+  if (NAME_CACHE.size < 2048) NAME_CACHE.set(name, result);
+  return result;
 }
+const NAME_CACHE = new Map<string, [string, string]>();
 
 export interface HeaderType {
   /** parse one field's value; list headers return an array whose elements are concatenated across fields */
@@ -223,7 +229,8 @@ export interface HeaderField {
  */
 export class SipHeaders implements Iterable<HeaderField> {
   readonly #fields: HeaderField[];
-  readonly #cache = new Map<string, unknown>();
+  /** typed values by key; created on first use (most relayed messages need only a few) */
+  #typedCache: Map<string, unknown> | undefined;
 
   constructor(fields: HeaderField[] = []) {
     this.#fields = fields;
@@ -322,6 +329,10 @@ export class SipHeaders implements Iterable<HeaderField> {
     }
     this.#fields[i] = { ...f, value: parts.slice(1).join(', '), offset: 0 };
     return parts[0];
+  }
+
+  get #cache(): Map<string, unknown> {
+    return (this.#typedCache ??= new Map());
   }
 
   #remove(key: string): void {

@@ -29,8 +29,22 @@ export interface ParseOptions {
 }
 
 const MANDATORY = ['via', 'from', 'to', 'call-id', 'cseq'] as const;
-/** Headers that must never repeat, checked even in lazy mode because routing depends on them. */
-const ROUTING_SINGLES = new Set(['from', 'to', 'call-id', 'cseq', 'max-forwards', 'content-length']);
+/** The headers checked in every mode: the mandatory ones, and those that must never repeat (all but Via). */
+const VIA_BIT = 1;
+const CONTENT_LENGTH_BIT = 64;
+const ROUTING_BITS: Readonly<Record<string, number | undefined>> = Object.assign(
+  Object.create(null) as object,
+  {
+    via: VIA_BIT,
+    from: 2,
+    to: 4,
+    'call-id': 8,
+    cseq: 16,
+    'max-forwards': 32,
+    'content-length': CONTENT_LENGTH_BIT,
+  },
+);
+const MANDATORY_BITS = 1 | 2 | 4 | 8 | 16;
 const EMPTY = new Uint8Array(0);
 
 export function parseMessage(data: Uint8Array | string, options: ParseOptions = {}): SipMessage {
@@ -113,23 +127,27 @@ function build(
 ): SipMessage {
   let lineEnd = head.indexOf('\r\n');
   if (lineEnd < 0) lineEnd = head.length;
+  // RFC 3261 §7: every line ends with CRLF; a lone CR or LF is not SIP.
+  const bare = BARE_CR_LF.exec(head);
+  if (bare !== null) throw new ParseError('bare CR or LF in the header section', bare.index);
   const startLine = head.slice(0, lineEnd);
-  checkLine(startLine, 0);
   const fields = parseFields(head, lineEnd);
   const headers = new SipHeaders(fields);
 
   // Presence and uniqueness of the headers every element relies on (RFC 3261 §8.1.1, RFC 4475 §3.3.8–9).
-  const seen = new Set<string>();
+  let seen = 0;
+  let clField: HeaderField | undefined;
   for (const f of fields) {
-    if (ROUTING_SINGLES.has(f.key)) {
-      if (seen.has(f.key)) throw new ParseError(`more than one ${f.name} header`, f.offset);
-      seen.add(f.key);
-    } else if (f.key === 'via') seen.add('via');
+    const bit = ROUTING_BITS[f.key];
+    if (bit === undefined) continue;
+    if (seen & bit & ~VIA_BIT) throw new ParseError(`more than one ${f.name} header`, f.offset);
+    seen |= bit;
+    if (bit === CONTENT_LENGTH_BIT) clField = f;
   }
-  for (const key of MANDATORY) {
-    if (!seen.has(key)) throw new ParseError(`missing ${normalizeName(key)[0]} header`, head.length);
+  if ((seen & MANDATORY_BITS) !== MANDATORY_BITS) {
+    const key = MANDATORY.find((k) => (seen & (ROUTING_BITS[k] ?? 0)) === 0) ?? 'via';
+    throw new ParseError(`missing ${normalizeName(key)[0]} header`, head.length);
   }
-  const clField = fields.find((f) => f.key === 'content-length');
   const contentLength = clField === undefined ? undefined : parseContentLength(clField.value, clField.offset);
 
   let msg: SipMessage;
@@ -179,7 +197,6 @@ function parseFields(head: string, pos: number): HeaderField[] {
       // RFC 3261 §7.3.1: a line starting with whitespace continues the previous header.
       if (name === '') throw new ParseError('continuation line before any header', pos);
       const more = head.slice(pos, end).trim();
-      checkLine(more, pos);
       if (more !== '') value = value === '' ? more : value.trimEnd() + ' ' + more;
     } else {
       flush();
@@ -201,7 +218,6 @@ function parseFields(head: string, pos: number): HeaderField[] {
       let vs = colon + 1;
       while (vs < end && (head.charCodeAt(vs) === 0x20 || head.charCodeAt(vs) === 0x09)) vs++;
       value = head.slice(vs, end);
-      checkLine(value, vs);
       valueOffset = vs;
     }
     pos = end;
@@ -210,11 +226,7 @@ function parseFields(head: string, pos: number): HeaderField[] {
   return fields;
 }
 
-/** A lone CR or LF inside a line is not SIP (RFC 3261 §7: lines end with CRLF). */
-function checkLine(s: string, offset: number): void {
-  if (s.indexOf('\r') >= 0 || s.indexOf('\n') >= 0)
-    throw new ParseError('bare CR or LF in a header line', offset);
-}
+const BARE_CR_LF = /\r(?!\n)|(?<!\r)\n/;
 
 // RFC 3261 §7.1: Request-Line = Method SP Request-URI SP SIP-Version CRLF (exactly one SP each; RFC 4475
 // §3.1.2.9–10: extra or trailing whitespace is rejected rather than re-emitted).
