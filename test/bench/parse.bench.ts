@@ -600,6 +600,8 @@ async function main(): Promise<void> {
         'full mode on fresh latin1 strings, results kept in a preallocated array; (heapUsed after gc − heapUsed before gc) / count',
       input:
         'timed modes: corpus bytes as a latin1 string (ASCII corpus); RFC 4475: latin1 string for the string parsers, the Buffer for ours',
+      oursBuild:
+        'web/src/sip bundled by esbuild (esm, target node20, not minified), as the app and gateway builds ship it',
       rfc4475Accepts:
         'full-mode parse and decode succeeds (for ours: parseMessage(buffer, { lazy: false }) returns a message)',
       rfc4475Dir: RFC4475_DIR,

@@ -148,14 +148,55 @@ export function normalizeName(name: string): [string, string] {
 }
 const NAME_CACHE = new Map<string, [string, string]>();
 
-export interface HeaderType {
-  /** parse one field's value; list headers return an array whose elements are concatenated across fields */
-  parse(value: string, base: number): unknown;
-  list: boolean;
+/** Known names (long and compact) by the lowercase char code of their first letter. */
+const KNOWN_BY_FIRST: (readonly [lower: string, result: [string, string]])[][] = [];
+for (const lower of [...CANONICAL.keys(), ...Object.keys(COMPACT)]) {
+  const key = COMPACT[lower] ?? lower;
+  const entry = [lower, [CANONICAL.get(key) ?? key, key] as [string, string]] as const;
+  (KNOWN_BY_FIRST[lower.charCodeAt(0)] ??= []).push(entry);
 }
 
-const single = (parse: (v: string, b: number) => unknown): HeaderType => ({ parse, list: false });
-const list = (parse: (v: string, b: number) => unknown[]): HeaderType => ({ parse, list: true });
+/**
+ * normalizeName for the name standing at s[start, end), without cutting it out of s: known names are
+ * compared in place, case-insensitively (setting bit 0x20 lowercases letters and changes no other token char
+ * into another token char).
+ */
+export function normalizeNameAt(s: string, start: number, end: number): [string, string] {
+  const len = end - start;
+  const candidates = KNOWN_BY_FIRST[s.charCodeAt(start) | 0x20];
+  if (candidates !== undefined) {
+    next: for (const [lower, result] of candidates) {
+      if (lower.length !== len) continue;
+      for (let k = 1; k < len; k++)
+        if ((s.charCodeAt(start + k) | 0x20) !== lower.charCodeAt(k)) continue next;
+      return result;
+    }
+  }
+  return normalizeName(s.slice(start, end));
+}
+
+export interface HeaderType {
+  /**
+   * parse one field's value; list headers return an array whose elements are concatenated across fields.
+   * `lazy`: URIs inside may be kept as text until used (Uri.lazy).
+   */
+  parse(value: string, base: number, lazy: boolean): unknown;
+  list: boolean;
+  /** position in HEADER_TYPES, for the per-message index */
+  id: number;
+}
+
+let nextTypeId = 0;
+const single = (parse: (v: string, b: number, lazy: boolean) => unknown): HeaderType => ({
+  parse,
+  list: false,
+  id: nextTypeId++,
+});
+const list = (parse: (v: string, b: number, lazy: boolean) => unknown[]): HeaderType => ({
+  parse,
+  list: true,
+  id: nextTypeId++,
+});
 
 /** The typed headers, by lookup key. Single-valued ones may appear once (RFC 4475 §3.3.8). */
 export const HEADER_TYPES: ReadonlyMap<string, HeaderType> = new Map<string, HeaderType>([
@@ -229,11 +270,23 @@ export interface HeaderField {
  */
 export class SipHeaders implements Iterable<HeaderField> {
   readonly #fields: HeaderField[];
-  /** typed values by key; created on first use (most relayed messages need only a few) */
-  #typedCache: Map<string, unknown> | undefined;
+  /**
+   * Typed values, index-aligned with #fields, created on first use and dropped on any change (typed reads
+   * come before changes in practice: a proxy reads, then rewrites and sends).
+   */
+  #parsed: unknown[] | undefined;
+  /** concatenated values of list headers spread over several fields */
+  #lists: Map<string, unknown[]> | undefined;
+  /** per typed header (by HeaderType.id): index of its first field + 1 (0: absent), and how many fields */
+  #first: Uint16Array | undefined;
+  #count: Uint16Array | undefined;
 
-  constructor(fields: HeaderField[] = []) {
+  readonly #lazy: boolean;
+
+  /** `lazy`: typed values keep their URIs as text until used (see parseMessage's lazy mode). */
+  constructor(fields: HeaderField[] = [], lazy = false) {
     this.#fields = fields;
+    this.#lazy = lazy;
   }
 
   static from(init: Iterable<[string, string]> | Record<string, string | string[]>): SipHeaders {
@@ -283,6 +336,7 @@ export class SipHeaders implements Iterable<HeaderField> {
     const values = typeof value === 'string' ? [value] : value;
     const first = this.#fields.findIndex((f) => f.key === key);
     this.#remove(key);
+    this.#changed();
     const fresh = values.map((v) => ({ name: display, key, value: v, offset: 0 }));
     this.#fields.splice(first < 0 ? this.#fields.length : first, 0, ...fresh);
     return this;
@@ -291,7 +345,7 @@ export class SipHeaders implements Iterable<HeaderField> {
   append(name: string, value: string): this {
     const [display, key] = normalizeName(name);
     this.#fields.push({ name: display, key, value, offset: 0 });
-    this.#cache.delete(key);
+    this.#changed();
     return this;
   }
 
@@ -303,7 +357,7 @@ export class SipHeaders implements Iterable<HeaderField> {
     const [display, key] = normalizeName(name);
     const first = this.#fields.findIndex((f) => f.key === key);
     this.#fields.splice(first < 0 ? 0 : first, 0, { name: display, key, value, offset: 0 });
-    this.#cache.delete(key);
+    this.#changed();
     return this;
   }
 
@@ -322,7 +376,7 @@ export class SipHeaders implements Iterable<HeaderField> {
     const f = this.#fields[i];
     if (f === undefined) return undefined;
     const parts = splitTopLevelCommas(f.value);
-    this.#cache.delete(key);
+    this.#changed();
     if (parts.length <= 1) {
       this.#fields.splice(i, 1);
       return f.value;
@@ -331,64 +385,106 @@ export class SipHeaders implements Iterable<HeaderField> {
     return parts[0];
   }
 
-  get #cache(): Map<string, unknown> {
-    return (this.#typedCache ??= new Map());
+  #changed(): void {
+    this.#parsed = undefined;
+    this.#lists = undefined;
+    this.#first = undefined;
+    this.#count = undefined;
+  }
+
+  /** Build the typed-header index in one pass over the fields. */
+  #index(): Uint16Array {
+    if (this.#first !== undefined) return this.#first;
+    const first = new Uint16Array(HEADER_TYPES.size);
+    const count = new Uint16Array(HEADER_TYPES.size);
+    const fields = this.#fields;
+    for (let i = 0; i < fields.length && i < 65535; i++) {
+      const type = HEADER_TYPES.get((fields[i] as HeaderField).key);
+      if (type === undefined) continue;
+      if (first[type.id] === 0) first[type.id] = i + 1;
+      count[type.id] = (count[type.id] ?? 0) + 1;
+    }
+    this.#count = count;
+    return (this.#first = first);
   }
 
   #remove(key: string): void {
     for (let i = this.#fields.length - 1; i >= 0; i--)
       if (this.#fields[i]?.key === key) this.#fields.splice(i, 1);
-    this.#cache.delete(key);
+    this.#changed();
+  }
+
+  /** The typed value of field i, parsed once. */
+  #parseAt(i: number, type: HeaderType): unknown {
+    const parsed = (this.#parsed ??= new Array<unknown>(this.#fields.length));
+    let v = parsed[i];
+    if (v === undefined) {
+      v = parseField(type, this.#fields[i] as HeaderField, this.#lazy);
+      parsed[i] = v === undefined ? NONE : v;
+    }
+    return v === NONE ? undefined : v;
   }
 
   /** The parsed value of a single-valued typed header, or undefined when absent. Throws ParseError if bad. */
   typed<T>(key: string): T | undefined {
-    if (this.#cache.has(key)) return this.#cache.get(key) as T;
     const type = HEADER_TYPES.get(key);
     if (type === undefined || type.list) throw new TypeError(`${key} is not a single-valued typed header`);
-    let found: HeaderField | undefined;
-    for (const f of this.#fields) {
-      if (f.key !== key) continue;
-      if (found !== undefined && !REPEATABLE_SINGLES.has(key))
-        throw new ParseError(`more than one ${f.name} header`, f.offset);
-      found ??= f;
+    const at = this.#index()[type.id] ?? 0;
+    if (at === 0) return undefined;
+    if ((this.#count?.[type.id] ?? 0) > 1 && !REPEATABLE_SINGLES.has(key)) {
+      const second = this.#fields.findIndex((f, i) => i >= at && f.key === key);
+      const f = this.#fields[second] as HeaderField;
+      throw new ParseError(`more than one ${f.name} header`, f.offset);
     }
-    const v = found === undefined ? undefined : (parseField(type, found) as T);
-    this.#cache.set(key, v);
-    return v;
+    return this.#parseAt(at - 1, type) as T;
   }
 
   /** The parsed elements of a list header across all its fields (empty when absent). */
   typedList<T>(key: string): T[] {
-    const cached = this.#cache.get(key);
-    if (cached !== undefined) return cached as T[];
     const type = HEADER_TYPES.get(key);
     if (type === undefined) throw new TypeError(`${key} is not a typed header`);
-    let out: T[] = [];
-    for (const f of this.#fields) {
-      if (f.key !== key) continue;
-      const parsed = parseField(type, f);
-      if (type.list) out = out.length === 0 ? (parsed as T[]) : out.concat(parsed as T[]);
-      else out.push(parsed as T);
+    const at = this.#index()[type.id] ?? 0;
+    if (at === 0) return [];
+    const first = at - 1;
+    if (this.#count?.[type.id] === 1) {
+      const v = this.#parseAt(first, type);
+      return (type.list ? v : [v]) as T[];
     }
-    this.#cache.set(key, out);
-    return out;
+    const cached = this.#lists?.get(key);
+    if (cached !== undefined) return cached as T[];
+    const fields = this.#fields;
+    const out: unknown[] = [];
+    for (let i = first; i < fields.length; i++) {
+      if ((fields[i] as HeaderField).key !== key) continue;
+      const v = this.#parseAt(i, type);
+      if (type.list) for (const x of v as unknown[]) out.push(x);
+      else out.push(v);
+    }
+    (this.#lists ??= new Map()).set(key, out);
+    return out as T[];
   }
 
   /** Parse every typed header once (strict mode): throws the first ParseError found. */
   validate(): void {
-    for (const [key, type] of HEADER_TYPES) {
-      if (!this.#fields.some((f) => f.key === key)) continue;
-      if (type.list || REPEATABLE_SINGLES.has(key)) this.typedList(key);
-      else this.typed(key);
+    if (this.#lazy) throw new TypeError('validate() is for strictly parsed headers');
+    const fields = this.#fields;
+    for (let i = 0; i < fields.length; i++) {
+      const f = fields[i] as HeaderField;
+      const type = HEADER_TYPES.get(f.key);
+      if (type === undefined) continue;
+      if (!type.list && !REPEATABLE_SINGLES.has(f.key)) this.typed(f.key);
+      else this.#parseAt(i, type);
     }
   }
 }
 
+/** Marks a field whose typed value is `undefined` (a Date in another zone) as already parsed. */
+const NONE = Symbol('none');
+
 /** Parse one field, naming the header in the error. */
-function parseField(type: HeaderType, f: HeaderField): unknown {
+function parseField(type: HeaderType, f: HeaderField, lazy: boolean): unknown {
   try {
-    return type.parse(f.value, f.offset);
+    return type.parse(f.value, f.offset, lazy);
   } catch (e) {
     if (e instanceof ParseError) throw new ParseError(`${f.name}: ${e.reason}`, e.offset, e.statusHint);
     throw e;

@@ -12,6 +12,7 @@ export {
 } from './message.ts';
 export { SipHeaders, normalizeName, splitTopLevelCommas, HEADER_TYPES, type HeaderField } from './headers.ts';
 export { Uri, parseUri, type UriParts, type UriParams } from './uri.ts';
+export { ParamMap } from './param-map.ts';
 export { Scanner, quote, unquote, paramValue, formatParams, type Params } from './scanner.ts';
 export * from './values.ts';
 export { parseMultipart, serializeMultipart, type BodyPart } from './multipart.ts';

@@ -27,13 +27,22 @@ import type {
 export type SipBody = Uint8Array;
 const EMPTY = new Uint8Array(0);
 
+/**
+ * A body that arrived as text (a WebSocket text frame): kept as the string and encoded to bytes only when the
+ * bytes are asked for. The parser has already checked its UTF-8 length against Content-Length.
+ */
+export class TextBody {
+  constructor(readonly text: string) {}
+}
+
 abstract class SipMessageBase {
   readonly headers: SipHeaders;
-  #body: SipBody;
+  #body: SipBody | undefined;
+  #text: string | undefined;
 
   constructor(
     headers: SipHeaders | Iterable<[string, string]> | Record<string, string | string[]> | undefined,
-    body: SipBody | string | undefined,
+    body: SipBody | string | TextBody | undefined,
   ) {
     this.headers =
       headers instanceof SipHeaders
@@ -41,21 +50,24 @@ abstract class SipMessageBase {
         : headers === undefined
           ? new SipHeaders()
           : SipHeaders.from(headers);
-    this.#body = typeof body === 'string' ? utf8Encoder.encode(body) : (body ?? EMPTY);
+    if (body instanceof TextBody) this.#text = body.text;
+    else this.body = body ?? EMPTY;
   }
 
   /** The body as bytes (RFC 3261 §7.4: the body is opaque octets; only its Content-Type says if it is text). */
   get body(): SipBody {
-    return this.#body;
+    return (this.#body ??=
+      this.#text === undefined || this.#text === '' ? EMPTY : utf8Encoder.encode(this.#text));
   }
 
   set body(value: SipBody | string) {
     this.#body = typeof value === 'string' ? utf8Encoder.encode(value) : value;
+    this.#text = undefined;
   }
 
   /** The body decoded as UTF-8 (for text/* and the XML bodies of the IM extensions). */
   get bodyText(): string {
-    return utf8Decoder.decode(this.#body);
+    return this.#text ?? utf8Decoder.decode(this.body);
   }
 
   // ---- the routing set -----------------------------------------------------------------------------------
@@ -210,7 +222,7 @@ export class SipRequest extends SipMessageBase {
     method: string,
     uri: Uri,
     headers?: SipHeaders | Iterable<[string, string]> | Record<string, string | string[]>,
-    body?: SipBody | string,
+    body?: SipBody | string | TextBody,
   ) {
     super(headers, body);
     this.method = method;
@@ -231,7 +243,7 @@ export class SipResponse extends SipMessageBase {
     status: number,
     reason: string,
     headers?: SipHeaders | Iterable<[string, string]> | Record<string, string | string[]>,
-    body?: SipBody | string,
+    body?: SipBody | string | TextBody,
   ) {
     super(headers, body);
     this.status = status;

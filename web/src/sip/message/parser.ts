@@ -18,9 +18,9 @@
  */
 import { ParseError } from '../errors.ts';
 import { TOKEN, utf8Decoder, utf8Encoder } from './chars.ts';
-import { SipHeaders, normalizeName, type HeaderField } from './headers.ts';
-import { SipRequest, SipResponse, type SipMessage } from './message.ts';
-import { parseUri } from './uri.ts';
+import { SipHeaders, normalizeName, normalizeNameAt, type HeaderField } from './headers.ts';
+import { SipRequest, SipResponse, TextBody, type SipMessage } from './message.ts';
+import { Uri, parseUri } from './uri.ts';
 import { parseContentLength } from './values.ts';
 
 export interface ParseOptions {
@@ -99,11 +99,16 @@ function parseText(text: string, options: ParseOptions): SipMessage {
   }
   const head = start === 0 ? text.slice(0, end) : text.slice(start, end);
   return build(head, options, (length) => {
-    const rest = text.length > end + 4 ? utf8Encoder.encode(text.slice(end + 4)) : EMPTY;
-    if (length === undefined) return rest;
-    if (length > rest.length)
-      throw new ParseError(`Content-Length ${length} but only ${rest.length} bytes follow`, text.length);
-    return length < rest.length ? rest.slice(0, length) : rest;
+    const rest = text.length > end + 4 ? text.slice(end + 4) : '';
+    const restBytes = utf8Length(rest);
+    if (length === undefined) return new TextBody(rest);
+    if (length > restBytes)
+      throw new ParseError(`Content-Length ${length} but only ${restBytes} bytes follow`, text.length);
+    if (length === restBytes) return new TextBody(rest);
+    // Fewer bytes than the text holds: cut at a byte boundary (a datagram's extra octets are ignored, §18.3).
+    return restBytes === rest.length
+      ? new TextBody(rest.slice(0, length))
+      : utf8Encoder.encode(rest).slice(0, length);
   });
 }
 
@@ -120,19 +125,40 @@ export function findHeaderEnd(data: Uint8Array, from: number): number {
   return -1;
 }
 
+const NON_ASCII = /[^\x00-\x7f]/;
+
+/** The UTF-8 length of a string, without encoding it. */
+function utf8Length(s: string): number {
+  let n = s.length;
+  if (!NON_ASCII.test(s)) return n;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) continue;
+    if (c < 0x800) n += 1;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+      const d = s.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        n += 2; // a surrogate pair: 2 units, 4 bytes
+        i++;
+      } else n += 2; // a lone surrogate encodes as U+FFFD: 3 bytes
+    } else n += 2;
+  }
+  return n;
+}
+
 function build(
   head: string,
   options: ParseOptions,
-  body: (contentLength: number | undefined) => Uint8Array,
+  body: (contentLength: number | undefined) => Uint8Array | TextBody,
 ): SipMessage {
   let lineEnd = head.indexOf('\r\n');
   if (lineEnd < 0) lineEnd = head.length;
   // RFC 3261 §7: every line ends with CRLF; a lone CR or LF is not SIP.
-  const bare = BARE_CR_LF.exec(head);
-  if (bare !== null) throw new ParseError('bare CR or LF in the header section', bare.index);
+  checkLineEnds(head);
   const startLine = head.slice(0, lineEnd);
   const fields = parseFields(head, lineEnd);
-  const headers = new SipHeaders(fields);
+  const lazy = options.lazy === true;
+  const headers = new SipHeaders(fields, lazy);
 
   // Presence and uniqueness of the headers every element relies on (RFC 3261 §8.1.1, RFC 4475 §3.3.8–9).
   let seen = 0;
@@ -156,9 +182,9 @@ function build(
     msg = new SipResponse(status, reason, headers, body(contentLength));
   } else {
     const { method, uriText } = parseRequestLine(startLine);
-    const uri = parseUri(uriText, method.length + 1);
+    const uri = lazy ? Uri.lazy(uriText, method.length + 1) : parseUri(uriText, method.length + 1);
     // RFC 3261 §19.1.1 Table 1: a Request-URI carries no header components (RFC 4475 §3.1.2.11).
-    if (uri.isSip && uri.headers.size > 0)
+    if (!lazy && uri.isSip && uri.headers.size > 0)
       throw new ParseError('headers are not allowed in the Request-URI', method.length + 1);
     msg = new SipRequest(method, uri, headers, body(contentLength));
   }
@@ -174,7 +200,7 @@ function build(
   // RFC 4475 §3.1.2.17–18: the CSeq method must be the request's method.
   if (msg.kind === 'request' && cseq.method !== msg.method)
     throw new ParseError(`CSeq method ${cseq.method} differs from ${msg.method}`, 0);
-  if (options.lazy !== true) headers.validate();
+  if (!lazy) headers.validate();
   return msg;
 }
 
@@ -208,13 +234,13 @@ function parseFields(head: string, pos: number): HeaderField[] {
         (head.charCodeAt(nameEnd - 1) === 0x20 || head.charCodeAt(nameEnd - 1) === 0x09)
       )
         nameEnd--;
-      const rawName = head.slice(pos, nameEnd);
-      for (let i = 0; i < rawName.length; i++) {
-        const c = rawName.charCodeAt(i);
-        if (c >= 128 || TOKEN[c] !== 1) throw new ParseError(`bad header name "${rawName}"`, pos + i);
+      if (nameEnd === pos) throw new ParseError('empty header name', pos);
+      for (let i = pos; i < nameEnd; i++) {
+        const c = head.charCodeAt(i);
+        if (c >= 128 || TOKEN[c] !== 1)
+          throw new ParseError(`bad header name "${head.slice(pos, nameEnd)}"`, i);
       }
-      if (rawName.length === 0) throw new ParseError('empty header name', pos);
-      [name, key] = normalizeName(rawName);
+      [name, key] = normalizeNameAt(head, pos, nameEnd);
       let vs = colon + 1;
       while (vs < end && (head.charCodeAt(vs) === 0x20 || head.charCodeAt(vs) === 0x09)) vs++;
       value = head.slice(vs, end);
@@ -226,7 +252,12 @@ function parseFields(head: string, pos: number): HeaderField[] {
   return fields;
 }
 
-const BARE_CR_LF = /\r(?!\n)|(?<!\r)\n/;
+function checkLineEnds(head: string): void {
+  for (let i = head.indexOf('\n'); i >= 0; i = head.indexOf('\n', i + 1))
+    if (head.charCodeAt(i - 1) !== 13) throw new ParseError('bare LF in the header section', i);
+  for (let i = head.indexOf('\r'); i >= 0; i = head.indexOf('\r', i + 1))
+    if (head.charCodeAt(i + 1) !== 10) throw new ParseError('bare CR in the header section', i);
+}
 
 // RFC 3261 §7.1: Request-Line = Method SP Request-URI SP SIP-Version CRLF (exactly one SP each; RFC 4475
 // §3.1.2.9–10: extra or trailing whitespace is rejected rather than re-emitted).

@@ -5,8 +5,9 @@
  */
 import { ParseError } from '../errors.ts';
 import { TOKEN } from './chars.ts';
+import { ParamMap, setFlat } from './param-map.ts';
 
-export type Params = Map<string, string | null>;
+export type Params = ParamMap;
 
 export class Scanner {
   i = 0;
@@ -122,16 +123,17 @@ export class Scanner {
    * *( SEMI generic-param ), generic-param = token [ EQUAL gen-value ], gen-value = token / host / quoted-string.
    * Names are lowercased (they compare case-insensitively); values are kept as written, quotes included.
    */
-  params(into: Params = new Map()): Params {
+  params(): ParamMap {
+    let flat: (string | null)[] | undefined;
     for (;;) {
       this.ws();
-      if (this.s.charCodeAt(this.i) !== 0x3b) return into;
+      if (this.s.charCodeAt(this.i) !== 0x3b) return flat === undefined ? ParamMap.EMPTY : new ParamMap(flat);
       this.i++;
       this.ws();
       const name = this.token('parameter name').toLowerCase();
       let value: string | null = null;
       if (this.eat(0x3d)) value = this.genValue();
-      into.set(name, value);
+      setFlat((flat ??= []), name, value);
     }
   }
 

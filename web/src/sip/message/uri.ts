@@ -6,9 +6,10 @@
  * (so `toString()` re-emits what came in) and decoded for comparison (RFC 3261 §19.1.4).
  */
 import { ParseError } from '../errors.ts';
-import { HNVCHAR, PARAMCHAR, PASSWORD, URIC, USER, isEscapedOf, isHex, unescape } from './chars.ts';
+import { ParamMap, setFlat } from './param-map.ts';
+import { HOSTCHAR, HNVCHAR, PARAMCHAR, PASSWORD, URIC, USER, isEscapedOf, isHex, unescape } from './chars.ts';
 
-export type UriParams = ReadonlyMap<string, string | null>;
+export type UriParams = ParamMap;
 
 export interface UriParts {
   scheme: string;
@@ -16,36 +17,89 @@ export interface UriParts {
   password?: string | undefined;
   host: string;
   port?: number | undefined;
-  params?: UriParams | undefined;
+  /** URI parameters: a ParamMap, or any entries (names are lowercased) */
+  params?: ParamMap | Iterable<readonly [string, string | null]> | undefined;
   headers?: ReadonlyMap<string, string> | undefined;
   /** for schemes this stack does not structure: everything after "scheme:" */
   opaque?: string | undefined;
 }
 
-const EMPTY_PARAMS: UriParams = new Map();
 const EMPTY_HEADERS: ReadonlyMap<string, string> = new Map();
 
-export class Uri {
-  readonly scheme: string;
-  readonly user: string | undefined;
-  readonly password: string | undefined;
-  readonly host: string;
-  readonly port: number | undefined;
-  readonly params: UriParams;
-  readonly headers: ReadonlyMap<string, string>;
-  readonly opaque: string | undefined;
-  #text: string | undefined;
+interface ParsedUri {
+  scheme: string;
+  user: string | undefined;
+  password: string | undefined;
+  host: string;
+  port: number | undefined;
+  params: ParamMap;
+  headers: ReadonlyMap<string, string>;
+  opaque: string | undefined;
+}
 
-  constructor(parts: UriParts, text?: string) {
-    this.scheme = parts.scheme.toLowerCase();
-    this.user = parts.user;
-    this.password = parts.password;
-    this.host = parts.host;
-    this.port = parts.port;
-    this.params = parts.params ?? EMPTY_PARAMS;
-    this.headers = parts.headers ?? EMPTY_HEADERS;
-    this.opaque = parts.opaque;
+const LAZY = Symbol('lazy');
+
+function normalizeParts(parts: UriParts): ParsedUri {
+  const p = parts.params;
+  return {
+    scheme: parts.scheme.toLowerCase(),
+    user: parts.user,
+    password: parts.password,
+    host: parts.host,
+    port: parts.port,
+    params: p === undefined ? ParamMap.EMPTY : p instanceof ParamMap ? p : ParamMap.from(p),
+    headers: parts.headers ?? EMPTY_HEADERS,
+    opaque: parts.opaque,
+  };
+}
+
+export class Uri {
+  /** the parts; undefined until first use for a URI made by `Uri.lazy` */
+  #p: ParsedUri | undefined;
+  #text: string | undefined;
+  readonly #base: number;
+
+  constructor(parts: UriParts | typeof LAZY, text?: string, base = 0) {
     this.#text = text;
+    this.#base = base;
+    if (parts !== LAZY) this.#p = normalizeParts(parts);
+  }
+
+  /**
+   * A URI whose text is kept and parsed on first use (lazy message parsing, for relays): reading any part
+   * parses it and throws ParseError if it is not a URI. `toString()` never parses.
+   */
+  static lazy(text: string, base = 0): Uri {
+    return new Uri(LAZY, text, base);
+  }
+
+  get #parts(): ParsedUri {
+    return (this.#p ??= normalizeParts(parseUriParts(this.#text ?? '', this.#base)));
+  }
+
+  get scheme(): string {
+    return this.#parts.scheme;
+  }
+  get user(): string | undefined {
+    return this.#parts.user;
+  }
+  get password(): string | undefined {
+    return this.#parts.password;
+  }
+  get host(): string {
+    return this.#parts.host;
+  }
+  get port(): number | undefined {
+    return this.#parts.port;
+  }
+  get params(): ParamMap {
+    return this.#parts.params;
+  }
+  get headers(): ReadonlyMap<string, string> {
+    return this.#parts.headers;
+  }
+  get opaque(): string | undefined {
+    return this.#parts.opaque;
   }
 
   /** True for sip: and sips: URIs. */
@@ -75,10 +129,7 @@ export class Uri {
 
   /** A copy with one URI parameter set (`null`: present without value) or removed (`undefined`). */
   withParam(name: string, value: string | null | undefined): Uri {
-    const params = new Map(this.params);
-    if (value === undefined) params.delete(name.toLowerCase());
-    else params.set(name.toLowerCase(), value);
-    return this.with({ params });
+    return this.with({ params: this.params.with(name, value) });
   }
 
   /** AOR form used as a registrar key: scheme, user and host only, host lowercased (RFC 3261 §10.3 step 5). */
@@ -155,6 +206,10 @@ function sameParam(a: string | null, b: string | null): boolean {
  * message, for error positions. Whitespace anywhere is an error (RFC 4475 §3.1.2.8).
  */
 export function parseUri(text: string, base = 0): Uri {
+  return new Uri(parseUriParts(text, base), text, base);
+}
+
+function parseUriParts(text: string, base: number): UriParts {
   const colon = text.indexOf(':');
   if (colon <= 0) throw new ParseError(`not a URI: "${clip(text)}"`, base);
   const scheme = text.slice(0, colon);
@@ -191,7 +246,7 @@ function isScheme(s: string): boolean {
 }
 
 // RFC 3261 §19.1.1 / §25.1: SIP-URI = "sip:" [ userinfo ] hostport uri-parameters [ headers ]
-function parseSipUri(text: string, start: number, base: number): Uri {
+function parseSipUri(text: string, start: number, base: number): UriParts {
   let user: string | undefined;
   let password: string | undefined;
   let i = start;
@@ -212,10 +267,7 @@ function parseSipUri(text: string, start: number, base: number): Uri {
   const hp = parseHostPort(text, i, base);
   i = hp.end;
   const { params, headers } = parseParamsAndHeaders(text, i, base);
-  return new Uri(
-    { scheme: text.slice(0, start - 1), user, password, host: hp.host, port: hp.port, params, headers },
-    text,
-  );
+  return { scheme: text.slice(0, start - 1), user, password, host: hp.host, port: hp.port, params, headers };
 }
 
 interface HostPort {
@@ -240,14 +292,7 @@ export function parseHostPort(text: string, i: number, base: number): HostPort {
   } else {
     while (i < text.length) {
       const c = text.charCodeAt(i);
-      if (
-        (c >= 0x30 && c <= 0x39) ||
-        (c >= 0x41 && c <= 0x5a) ||
-        (c >= 0x61 && c <= 0x7a) ||
-        c === 0x2d ||
-        c === 0x2e
-      )
-        i++;
+      if (c < 128 && HOSTCHAR[c] === 1) i++;
       else break;
     }
     host = text.slice(start, i);
@@ -275,7 +320,7 @@ function parseParamsAndHeaders(
   i: number,
   base: number,
 ): { params: UriParams; headers: ReadonlyMap<string, string> } {
-  let params: Map<string, string | null> | undefined;
+  let params: (string | null)[] | undefined;
   let headers: Map<string, string> | undefined;
   // uri-parameters = *( ";" uri-parameter ), uri-parameter = pname [ "=" pvalue ]
   while (i < text.length && text.charCodeAt(i) === 0x3b) {
@@ -291,7 +336,7 @@ function parseParamsAndHeaders(
       (value !== null && (value.length === 0 || !isEscapedOf(value, PARAMCHAR)))
     )
       throw new ParseError(`bad URI parameter "${clip(p)}"`, base + i);
-    (params ??= new Map()).set(name.toLowerCase(), value);
+    setFlat((params ??= []), name.toLowerCase(), value);
     i = end;
   }
   // headers = "?" header *( "&" header ), header = hname "=" hvalue
@@ -307,11 +352,14 @@ function parseParamsAndHeaders(
     i = text.length;
   }
   if (i !== text.length) throw new ParseError(`unexpected "${clip(text.slice(i))}" in URI`, base + i);
-  return { params: params ?? EMPTY_PARAMS, headers: headers ?? EMPTY_HEADERS };
+  return {
+    params: params === undefined ? ParamMap.EMPTY : new ParamMap(params),
+    headers: headers ?? EMPTY_HEADERS,
+  };
 }
 
 // RFC 3966 §3: telephone-subscriber = global-number / local-number, then ;par parameters.
-function parseTelUri(text: string, start: number, base: number): Uri {
+function parseTelUri(text: string, start: number, base: number): UriParts {
   let i = start;
   while (i < text.length && text.charCodeAt(i) !== 0x3b) {
     const c = text.charCodeAt(i);
@@ -331,11 +379,11 @@ function parseTelUri(text: string, start: number, base: number): Uri {
   if (number.length === 0) throw new ParseError('empty telephone number', base + start);
   const { params, headers } = parseParamsAndHeaders(text, i, base);
   if (headers.size > 0) throw new ParseError('tel URI cannot have headers', base + i);
-  return new Uri({ scheme: 'tel', user: number, host: '', params }, text);
+  return { scheme: 'tel', user: number, host: '', params };
 }
 
 // RFC 3860 §3 / RFC 3859 §3: im:/pres: [ to ] [ hnames ], to = mailbox (local-part "@" domain).
-function parseMailboxUri(text: string, start: number, base: number): Uri {
+function parseMailboxUri(text: string, start: number, base: number): UriParts {
   const q = text.indexOf('?', start);
   const mailbox = text.slice(start, q < 0 ? text.length : q);
   const at = mailbox.lastIndexOf('@');
@@ -346,11 +394,11 @@ function parseMailboxUri(text: string, start: number, base: number): Uri {
   if (hp.end !== mailbox.length || hp.port !== undefined)
     throw new ParseError('bad domain in im/pres URI', base + start + at + 1);
   const { headers } = parseParamsAndHeaders(text, q < 0 ? text.length : q, base);
-  return new Uri({ scheme: text.slice(0, start - 1), user, host: hp.host, headers }, text);
+  return { scheme: text.slice(0, start - 1), user, host: hp.host, headers };
 }
 
 // RFC 3261 §25.1 absoluteURI: scheme ":" ( hier-part / opaque-part ), kept as text.
-function parseOpaqueUri(text: string, start: number, base: number): Uri {
+function parseOpaqueUri(text: string, start: number, base: number): UriParts {
   if (start >= text.length) throw new ParseError('empty URI', base + start);
   for (let i = start; i < text.length; i++) {
     const c = text.charCodeAt(i);
@@ -358,7 +406,7 @@ function parseOpaqueUri(text: string, start: number, base: number): Uri {
     if (c === 0x25 && !(isHex(text.charCodeAt(i + 1)) && isHex(text.charCodeAt(i + 2))))
       throw new ParseError('bad escape in URI', base + i);
   }
-  return new Uri({ scheme: text.slice(0, start - 1), host: '', opaque: text.slice(start) }, text);
+  return { scheme: text.slice(0, start - 1), host: '', opaque: text.slice(start) };
 }
 
 export function clip(s: string): string {

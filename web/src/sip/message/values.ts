@@ -6,7 +6,7 @@
 import { ParseError } from '../errors.ts';
 import { isWord } from './chars.ts';
 import { Scanner, paramValue, quote, type Params } from './scanner.ts';
-import { parseHostPort, parseUri, type Uri, clip } from './uri.ts';
+import { Uri, parseHostPort, parseUri, clip } from './uri.ts';
 
 // ---------------------------------------------------------------------------------------------- name-addr
 
@@ -19,7 +19,7 @@ export interface NameAddr {
 
 // RFC 3261 §20.10: name-addr = [ display-name ] LAQUOT addr-spec RAQUOT; display-name = *(token LWS) / quoted-string.
 // Without < >, a ';' starts the header parameters, and the URI may hold no ',' '?' or ';'.
-function nameAddr(sc: Scanner): NameAddr {
+function nameAddr(sc: Scanner, lazy = false): NameAddr {
   sc.ws();
   const s = sc.s;
   let displayName: string | undefined;
@@ -50,7 +50,8 @@ function nameAddr(sc: Scanner): NameAddr {
     const open = sc.i;
     const close = s.indexOf('>', open);
     if (close < 0) sc.fail('missing ">"', open);
-    uri = parseUri(s.slice(open + 1, close), sc.base + open + 1);
+    const text = s.slice(open + 1, close);
+    uri = lazy ? Uri.lazy(text, sc.base + open + 1) : parseUri(text, sc.base + open + 1);
     sc.i = close + 1;
   } else {
     const start = sc.i;
@@ -63,7 +64,7 @@ function nameAddr(sc: Scanner): NameAddr {
     if (j === start) sc.fail('expected a name-addr or addr-spec');
     const text = s.slice(start, j);
     if (text.indexOf('?') >= 0) sc.fail(`URI with headers must be enclosed in < >: "${clip(text)}"`, start);
-    uri = parseUri(text, sc.base + start);
+    uri = lazy ? Uri.lazy(text, sc.base + start) : parseUri(text, sc.base + start);
     sc.i = j;
   }
   const params = sc.params();
@@ -88,17 +89,17 @@ function isTokenChar(c: number): boolean {
   );
 }
 
-export function parseNameAddr(value: string, base = 0): NameAddr {
+export function parseNameAddr(value: string, base = 0, lazy = false): NameAddr {
   const sc: Scanner = new Scanner(value, base);
-  const na = nameAddr(sc);
+  const na = nameAddr(sc, lazy);
   sc.end('name-addr');
   return na;
 }
 
-export function parseNameAddrList(value: string, base = 0): NameAddr[] {
+export function parseNameAddrList(value: string, base = 0, lazy = false): NameAddr[] {
   const sc: Scanner = new Scanner(value, base);
   const out: NameAddr[] = [];
-  do out.push(nameAddr(sc));
+  do out.push(nameAddr(sc, lazy));
   while (sc.nextInList('name-addr'));
   return out;
 }

@@ -124,6 +124,6 @@ function sentBy(via: Via): string {
  * transport may add (§18.2.1, RFC 3581) and which are not the sender's.
  */
 function viaText(via: Via): string {
-  const params = new Map([...via.params].filter(([name]) => name !== 'received' && name !== 'rport'));
+  const params = via.params.with('received', undefined).with('rport', undefined);
   return formatVia({ ...via, host: via.host.toLowerCase(), params });
 }
