@@ -6,3 +6,4 @@ export * from './message/index.ts';
 export * from './auth/index.ts';
 export * from './dialog/index.ts';
 export * from './transaction/index.ts';
+export * from './ua/index.ts';

@@ -1,0 +1,27 @@
+// The user agent core (RFC 3261 §8, §10, §13, RFC 3262, RFC 5626 client side): the public surface of web/src/sip/ua/.
+export { UserAgent, type UaRequestOptions, type UaTransport, type UserAgentOptions } from './user-agent.ts';
+export {
+  IncomingRequest,
+  OutgoingRequest,
+  type AcceptOptions,
+  type IncomingRequestState,
+  type OutgoingRequestState,
+  type ProgressOptions,
+  type ResponseOptions,
+} from './handles.ts';
+export type { UserAgentEvent, UserAgentEventType, UserAgentTransmission } from './events.ts';
+export {
+  Registration,
+  type RegistrationOptions,
+  type RegistrationSnapshot,
+  type RegistrationState,
+} from './registration.ts';
+export {
+  DEFAULT_CAPABILITIES,
+  KNOWN_METHODS,
+  capabilitiesWith,
+  capabilityHeaders,
+  type UserAgentCapabilities,
+} from './capabilities.ts';
+export { inspectRequest, type InspectContext, type Rejection } from './uas-checks.ts';
+export { answerMalformed, type MalformedRequest } from './malformed.ts';
