@@ -1,0 +1,345 @@
+/**
+ * SIP over WebSocket (RFC 7118), the connection hygiene around it, and nothing of SIP routing:
+ *
+ *  - subprotocol `sip` (the HTTP server only hands us upgrades that offer it; `handleProtocols` picks it);
+ *  - a per-IP connection limit (HTTP 503 at the upgrade);
+ *  - a message cap (`maxPayload`: a bigger frame closes the connection with 1009);
+ *  - CRLF keep-alive: a `\r\n\r\n` frame is answered with `\r\n` (RFC 5626 §3.5.1 as RFC 7118 §6 uses it);
+ *  - WebSocket ping every `pingIntervalMs`; a peer that did not answer the previous ping is terminated;
+ *  - a token-bucket message rate per connection: a request over the limit gets 503 with Retry-After, and a peer
+ *    that keeps exceeding it is closed with 1008;
+ *  - bounded send buffers: a peer that does not read (bufferedAmount over `maxBufferedBytes`) is closed with 1013
+ *    and terminated shortly after, never buffered without bound;
+ *  - a frame that does not parse: a 400 (or the parser's statusHint) when the request can be answered, else it is
+ *    dropped and counted; frames that are not SIP at all close the connection with 1007 after `maxGarbage`.
+ * Parsed messages go to `onMessage`; SIP is sent as text frames when it is valid UTF-8 (JsSIP decodes binary
+ * frames as UTF-8 anyway), as binary frames otherwise.
+ */
+import { isUtf8 } from 'node:buffer';
+import type { IncomingMessage } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import type { Duplex } from 'node:stream';
+
+import type { Logger } from 'pino';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+
+import {
+  ParseError,
+  createResponse,
+  parseMessage,
+  serializeMessage,
+  type SipMessage,
+} from '../../web/src/sip/index.ts';
+import { answerUnparseable, looksLikeSip } from '../edge/bad-message.ts';
+import type { GatewayMetrics } from '../metrics.ts';
+import { refuseUpgrade, type UpgradeService } from './http-server.ts';
+import { MessageRateLimiter } from './rate-limiter.ts';
+
+export interface WsLimits {
+  /** Largest message (frame payload) accepted; default 64 KiB. */
+  readonly maxMessageBytes: number;
+  readonly maxConnectionsPerIp: number;
+  /** Messages per second per connection (sustained) and the burst allowed above it. */
+  readonly messageRate: number;
+  readonly messageBurst: number;
+  /** Most bytes queued toward one peer before it is closed as a slow consumer. */
+  readonly maxBufferedBytes: number;
+  /** WebSocket ping period; 0 turns pings off. */
+  readonly pingIntervalMs: number;
+  /** Non-SIP frames tolerated before closing with 1007. */
+  readonly maxGarbage: number;
+}
+
+export const DEFAULT_WS_LIMITS: WsLimits = Object.freeze({
+  maxMessageBytes: 65_536,
+  maxConnectionsPerIp: 50,
+  messageRate: 50,
+  messageBurst: 100,
+  maxBufferedBytes: 1 << 20,
+  pingIntervalMs: 30_000,
+  maxGarbage: 3,
+});
+
+/** RFC 6455 §7.4.1 close codes the service uses. */
+export const CLOSE = Object.freeze({
+  goingAway: 1001,
+  protocolError: 1002,
+  invalidPayload: 1007,
+  policy: 1008,
+  tooBig: 1009,
+  tryAgainLater: 1013,
+});
+
+export interface WsSipConnection {
+  readonly id: number;
+  readonly remoteHost: string;
+  readonly remotePort: number;
+  readonly secure: boolean;
+  /** Queues bytes toward the peer; false when the connection is gone or was closed as a slow consumer. */
+  send(data: Uint8Array): boolean;
+  close(code: number, reason: string): void;
+}
+
+export interface WsSipServiceOptions {
+  readonly limits: WsLimits;
+  readonly secure: boolean;
+  readonly log: Logger;
+  readonly metrics: GatewayMetrics;
+  readonly onOpen: (connection: WsSipConnection) => void;
+  /** A parsed message and its size in bytes. */
+  readonly onMessage: (connection: WsSipConnection, message: SipMessage, size: number) => void;
+  readonly onClose: (connection: WsSipConnection) => void;
+  /** ms, monotonic; default performance.now */
+  readonly clock?: (() => number) | undefined;
+}
+
+const KEEPALIVE_PING = '\r\n\r\n';
+
+class Connection implements WsSipConnection {
+  alive = true;
+  garbage = 0;
+  closing = false;
+
+  constructor(
+    readonly id: number,
+    readonly ws: WebSocket,
+    readonly remoteHost: string,
+    readonly remotePort: number,
+    readonly secure: boolean,
+    readonly limiter: MessageRateLimiter,
+    private readonly maxBuffered: number,
+    private readonly onSlow: (connection: Connection) => void,
+  ) {}
+
+  send(data: Uint8Array): boolean {
+    if (this.closing || this.ws.readyState !== this.ws.OPEN) return false;
+    if (this.ws.bufferedAmount + data.length > this.maxBuffered) {
+      this.onSlow(this);
+      return false;
+    }
+    this.ws.send(data, { binary: !isUtf8(data) });
+    return true;
+  }
+
+  close(code: number, reason: string): void {
+    if (this.closing) return;
+    this.closing = true;
+    this.ws.close(code, reason);
+    // A peer that does not complete the closing handshake is cut off.
+    setTimeout(() => this.ws.terminate(), 2000).unref();
+  }
+}
+
+export class WsSipService implements UpgradeService {
+  readonly protocol = 'sip';
+  readonly #o: WsSipServiceOptions;
+  readonly #wss: WebSocketServer;
+  readonly #connections = new Map<number, Connection>();
+  readonly #perIp = new Map<string, number>();
+  readonly #clock: () => number;
+  readonly #pinger: NodeJS.Timeout | undefined;
+  #nextId = 1;
+
+  constructor(options: WsSipServiceOptions) {
+    this.#o = options;
+    this.#clock = options.clock ?? (() => performance.now());
+    this.#wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: options.limits.maxMessageBytes,
+      // The HTTP server checked that `sip` is offered; choose it (RFC 7118 §4).
+      handleProtocols: (protocols) => (protocols.has('sip') ? 'sip' : false),
+      perMessageDeflate: false,
+      clientTracking: false,
+    });
+    if (options.limits.pingIntervalMs > 0) {
+      this.#pinger = setInterval(() => this.#ping(), options.limits.pingIntervalMs);
+      this.#pinger.unref();
+    }
+  }
+
+  get size(): number {
+    return this.#connections.size;
+  }
+
+  handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const host = normalizeHost(request.socket.remoteAddress);
+    const port = request.socket.remotePort ?? 0;
+    const open = this.#perIp.get(host) ?? 0;
+    if (open >= this.#o.limits.maxConnectionsPerIp) {
+      this.#o.metrics.rejectedUpgrades.inc({ reason: 'per-ip-limit' });
+      this.#o.log.info({ remote: host, open }, 'upgrade refused: per-IP connection limit');
+      refuseUpgrade(socket, 503, 'Service Unavailable', { 'Retry-After': '30' });
+      return;
+    }
+    this.#perIp.set(host, open + 1);
+    let counted = true;
+    const release = (): void => {
+      if (!counted) return;
+      counted = false;
+      const left = (this.#perIp.get(host) ?? 1) - 1;
+      if (left <= 0) this.#perIp.delete(host);
+      else this.#perIp.set(host, left);
+    };
+    socket.once('close', release);
+    this.#wss.handleUpgrade(request, socket, head, (ws) => {
+      if (ws.protocol !== 'sip') {
+        ws.close(CLOSE.protocolError, 'subprotocol sip required');
+        return;
+      }
+      this.#adopt(ws, host, port, release);
+    });
+  }
+
+  /** Closes every connection with `code` (1001 Going Away at shutdown). */
+  closeAll(code: number = CLOSE.goingAway, reason = 'Going Away'): void {
+    for (const connection of this.#connections.values()) connection.close(code, reason);
+  }
+
+  /** Waits until every connection has closed, or `timeoutMs`; then terminates those left. */
+  async drain(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.#connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    for (const connection of this.#connections.values()) connection.ws.terminate();
+  }
+
+  stop(): void {
+    if (this.#pinger !== undefined) clearInterval(this.#pinger);
+    this.#wss.close();
+  }
+
+  #adopt(ws: WebSocket, host: string, port: number, release: () => void): void {
+    const id = this.#nextId++;
+    const now = this.#clock();
+    const limits = this.#o.limits;
+    const connection = new Connection(
+      id,
+      ws,
+      host,
+      port,
+      this.#o.secure,
+      new MessageRateLimiter(limits.messageRate, limits.messageBurst, now),
+      limits.maxBufferedBytes,
+      (slow) => {
+        this.#o.metrics.drops.inc({ reason: 'slow-consumer' });
+        this.#o.log.warn({ connection: slow.id, remote: slow.remoteHost }, 'closing a slow consumer');
+        slow.close(CLOSE.tryAgainLater, 'send buffer full');
+      },
+    );
+    this.#connections.set(id, connection);
+    this.#o.metrics.connections.inc();
+    this.#o.log.info({ connection: id, remote: host, port }, 'websocket open');
+    ws.on('pong', () => (connection.alive = true));
+    ws.on('message', (data: RawData, isBinary: boolean) =>
+      this.#onFrame(connection, toBuffer(data), isBinary),
+    );
+    ws.on('error', (error) => {
+      this.#o.log.info({ connection: id, err: error.message }, 'websocket error');
+    });
+    ws.on('close', (code: number) => {
+      release();
+      this.#connections.delete(id);
+      this.#o.metrics.connections.dec();
+      this.#o.metrics.closes.inc({ code: String(code) });
+      this.#o.log.info({ connection: id, code }, 'websocket closed');
+      this.#o.onClose(connection);
+    });
+    this.#o.onOpen(connection);
+  }
+
+  #onFrame(connection: Connection, data: Buffer, isBinary: boolean): void {
+    if (connection.closing) return;
+    connection.alive = true;
+    // RFC 5626 §3.5.1 keep-alive: answer the ping, ignore a stray pong. Not rate limited.
+    if (!isBinary && data.length <= 4) {
+      const text = data.toString('latin1');
+      if (text === KEEPALIVE_PING) {
+        connection.send(Buffer.from('\r\n'));
+        return;
+      }
+      if (text === '\r\n') return;
+    }
+    const now = this.#clock();
+    const verdict = connection.limiter.check(now);
+    if (verdict === 'close') {
+      this.#o.metrics.drops.inc({ reason: 'rate-limit-close' });
+      this.#o.log.warn(
+        { connection: connection.id, remote: connection.remoteHost },
+        'closing: message rate limit',
+      );
+      connection.close(CLOSE.policy, 'message rate limit');
+      return;
+    }
+    let message: SipMessage;
+    try {
+      message = parseMessage(data, { lazy: true });
+    } catch (error) {
+      this.#unparseable(connection, data, error);
+      return;
+    }
+    if (verdict === 'limited') {
+      this.#o.metrics.drops.inc({ reason: 'rate-limit' });
+      if (message.kind === 'request' && message.method !== 'ACK') {
+        const retryAfter = String(connection.limiter.retryAfter(now));
+        try {
+          const busy = createResponse(message, 503, {
+            toTag: `gw${connection.id}`,
+            headers: { 'Retry-After': retryAfter },
+          });
+          connection.send(serializeMessage(busy));
+        } catch {
+          // Headers we cannot echo: the request is dropped.
+        }
+      }
+      return;
+    }
+    connection.garbage = 0;
+    this.#o.onMessage(connection, message, data.length);
+  }
+
+  #unparseable(connection: Connection, data: Buffer, error: unknown): void {
+    const status = error instanceof ParseError ? error.statusHint : 400;
+    if (!looksLikeSip(data)) {
+      connection.garbage += 1;
+      this.#o.metrics.drops.inc({ reason: 'garbage' });
+      if (connection.garbage >= this.#o.limits.maxGarbage) {
+        this.#o.log.info({ connection: connection.id, remote: connection.remoteHost }, 'closing: not SIP');
+        connection.close(CLOSE.invalidPayload, 'not SIP');
+      }
+      return;
+    }
+    const answer = answerUnparseable(data, status);
+    this.#o.metrics.drops.inc({ reason: 'unparseable' });
+    this.#o.log.info(
+      {
+        connection: connection.id,
+        error: error instanceof Error ? error.message : String(error),
+        answered: answer !== undefined,
+      },
+      'unparseable SIP message',
+    );
+    if (answer !== undefined) connection.send(answer);
+  }
+
+  #ping(): void {
+    for (const connection of this.#connections.values()) {
+      if (!connection.alive) {
+        this.#o.metrics.drops.inc({ reason: 'dead-peer' });
+        this.#o.log.info({ connection: connection.id }, 'terminating: no pong');
+        connection.ws.terminate();
+        continue;
+      }
+      connection.alive = false;
+      connection.ws.ping();
+    }
+  }
+}
+
+function toBuffer(data: RawData): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  if (Array.isArray(data)) return Buffer.concat(data);
+  return Buffer.from(data);
+}
+
+function normalizeHost(host: string | undefined): string {
+  return (host ?? '').replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/, '$1');
+}
