@@ -100,9 +100,8 @@ export function stampReceived(request: SipRequest, host: string, port: number, a
   if (top === undefined) return;
   const entries: [string, string | null][] = [...top.params];
   const source = bareHost(host);
-  // Our own parser reads `received` as a token or an [IPv6] reference, so an IPv6 address is written in
-  // brackets (RFC 5118 §4.5 notes both spellings are met in practice).
-  const received = source.includes(':') ? `[${source}]` : source;
+  // RFC 3261 §20.42: an IPv6 `received` is written bare (IPv6address, not an IPv6reference).
+  const received = source;
   if (always || bareHost(top.host) !== source) entries.push(['received', received]);
   if (always || top.params.has('rport')) entries.push(['rport', String(port)]);
   replaceTopVia(request, { ...top, params: ParamMap.from(entries) });

@@ -20,7 +20,7 @@ import {
   tokenOfBranch,
   wantsOutbound,
 } from '../../gateway/edge/rewrite.ts';
-import { parseMessage, type SipRequest, type SipResponse } from '../../web/src/sip/index.ts';
+import { parseMessage, serializeMessage, type SipRequest, type SipResponse } from '../../web/src/sip/index.ts';
 
 const TOKEN = 'AQIDBAUGBwgJCgsMDQ4PEBESExQV';
 
@@ -68,10 +68,11 @@ describe('Via handling', () => {
     expect(natted.topVia?.rport).toBeUndefined();
   });
 
-  it('writes an IPv6 source in brackets (the core parser needs them)', () => {
+  it('writes an IPv6 source bare, as RFC 3261 §20.42 spells received', () => {
     const r = request([]);
     stampReceived(r, '::1', 1, true);
-    expect(r.topVia?.received).toBe('[::1]');
+    expect(r.topVia?.received).toBe('::1');
+    expect(parseMessage(serializeMessage(r)).topVia?.received).toBe('::1');
   });
 
   it('pushes our Via on top and pops it from the response', () => {

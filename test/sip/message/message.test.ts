@@ -89,6 +89,12 @@ describe('parseMessage', () => {
     ).toThrow(/Max-Forwards/);
   });
 
+  it('takes a bare IPv6 address in Via received (RFC 3261 §20.42)', () => {
+    const msg = parseMessage(MESSAGE.replace(';rport\r\n', ';received=2001:db8::9;rport=5060\r\n'));
+    expect(msg.topVia).toMatchObject({ received: '2001:db8::9', rport: 5060 });
+    expect(msg.headers.get('Via')).toContain('received=2001:db8::9');
+  });
+
   it('parses auth challenges, Event, Subscription-State, RAck, Replaces, Warning', () => {
     const res = parseMessage(
       crlf([

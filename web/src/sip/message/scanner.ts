@@ -132,9 +132,26 @@ export class Scanner {
       this.ws();
       const name = this.token('parameter name').toLowerCase();
       let value: string | null = null;
-      if (this.eat(0x3d)) value = this.genValue();
+      // RFC 3261 §20.42: via-received = "received" EQUAL (IPv4address / IPv6address), the IPv6 form bare.
+      if (this.eat(0x3d)) value = name === 'received' ? this.addressValue() : this.genValue();
       setFlat((flat ??= []), name, value);
     }
+  }
+
+  /** An IPv4 or bare IPv6 address (hex digits, ":" and "."), else an ordinary gen-value. */
+  addressValue(): string {
+    const s = this.s;
+    const start = this.i;
+    let i = start;
+    let colon = false;
+    for (; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      if (c === 0x3a) colon = true;
+      else if (!((c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66) || c === 0x2e)) break;
+    }
+    if (!colon) return this.genValue();
+    this.i = i;
+    return s.slice(start, i);
   }
 
   genValue(): string {
