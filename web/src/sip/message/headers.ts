@@ -131,29 +131,38 @@ const CANONICAL_LIST = [
 ];
 const CANONICAL = new Map(CANONICAL_LIST.map((n) => [n.toLowerCase(), n]));
 
+/** What a header name stands for: [display name, lookup key, typed parser if this stack types it]. */
+export type NameInfo = readonly [display: string, key: string, type: HeaderType | undefined];
+
 /**
  * Normalise a header name: compact forms expand to the long name (RFC 3261 §7.3.3), known names take their
  * canonical spelling, unknown names are kept as written (their case is the sender's).
- * Returns [display name, lookup key].
  */
-export function normalizeName(name: string): [string, string] {
+export function normalizeName(name: string): NameInfo {
   const hit = NAME_CACHE.get(name);
   if (hit !== undefined) return hit;
   let key = name.toLowerCase();
   if (key.length === 1) key = COMPACT[key] ?? key;
-  const result: [string, string] = [CANONICAL.get(key) ?? name, key];
+  const result: NameInfo = [CANONICAL.get(key) ?? name, key, HEADER_TYPES.get(key)];
   // Names repeat from message to message; a bounded cache keeps a flood of invented names from growing memory.
   if (NAME_CACHE.size < 2048) NAME_CACHE.set(name, result);
   return result;
 }
-const NAME_CACHE = new Map<string, [string, string]>();
+const NAME_CACHE = new Map<string, NameInfo>();
 
-/** Known names (long and compact) by the lowercase char code of their first letter. */
-const KNOWN_BY_FIRST: (readonly [lower: string, result: [string, string]])[][] = [];
-for (const lower of [...CANONICAL.keys(), ...Object.keys(COMPACT)]) {
-  const key = COMPACT[lower] ?? lower;
-  const entry = [lower, [CANONICAL.get(key) ?? key, key] as [string, string]] as const;
-  (KNOWN_BY_FIRST[lower.charCodeAt(0)] ??= []).push(entry);
+/** Known names (long and compact) by the lowercase char code of their first letter; built on first use. */
+let knownByFirst: (readonly [lower: string, info: NameInfo])[][] | undefined;
+
+function buildKnownByFirst(): (readonly [lower: string, info: NameInfo])[][] {
+  const table: (readonly [lower: string, info: NameInfo])[][] = [];
+  for (const lower of [...CANONICAL.keys(), ...Object.keys(COMPACT)]) {
+    const key = COMPACT[lower] ?? lower;
+    (table[lower.charCodeAt(0)] ??= []).push([
+      lower,
+      [CANONICAL.get(key) ?? key, key, HEADER_TYPES.get(key)],
+    ]);
+  }
+  return table;
 }
 
 /**
@@ -161,15 +170,15 @@ for (const lower of [...CANONICAL.keys(), ...Object.keys(COMPACT)]) {
  * compared in place, case-insensitively (setting bit 0x20 lowercases letters and changes no other token char
  * into another token char).
  */
-export function normalizeNameAt(s: string, start: number, end: number): [string, string] {
+export function normalizeNameAt(s: string, start: number, end: number): NameInfo {
   const len = end - start;
-  const candidates = KNOWN_BY_FIRST[s.charCodeAt(start) | 0x20];
+  const candidates = (knownByFirst ??= buildKnownByFirst())[s.charCodeAt(start) | 0x20];
   if (candidates !== undefined) {
-    next: for (const [lower, result] of candidates) {
+    next: for (const [lower, info] of candidates) {
       if (lower.length !== len) continue;
       for (let k = 1; k < len; k++)
         if ((s.charCodeAt(start + k) | 0x20) !== lower.charCodeAt(k)) continue next;
-      return result;
+      return info;
     }
   }
   return normalizeName(s.slice(start, end));
@@ -182,20 +191,15 @@ export interface HeaderType {
    */
   parse(value: string, base: number, lazy: boolean): unknown;
   list: boolean;
-  /** position in HEADER_TYPES, for the per-message index */
-  id: number;
 }
 
-let nextTypeId = 0;
 const single = (parse: (v: string, b: number, lazy: boolean) => unknown): HeaderType => ({
   parse,
   list: false,
-  id: nextTypeId++,
 });
 const list = (parse: (v: string, b: number, lazy: boolean) => unknown[]): HeaderType => ({
   parse,
   list: true,
-  id: nextTypeId++,
 });
 
 /** The typed headers, by lookup key. Single-valued ones may appear once (RFC 4475 §3.3.8). */
@@ -262,6 +266,8 @@ export interface HeaderField {
   readonly value: string;
   /** offset of the value in the parsed message (0 for fields built in code) */
   readonly offset: number;
+  /** the typed parser of this header, when known (filled by the parser and SipHeaders; looked up otherwise) */
+  readonly type?: HeaderType | undefined;
 }
 
 /**
@@ -277,9 +283,6 @@ export class SipHeaders implements Iterable<HeaderField> {
   #parsed: unknown[] | undefined;
   /** concatenated values of list headers spread over several fields */
   #lists: Map<string, unknown[]> | undefined;
-  /** per typed header (by HeaderType.id): index of its first field + 1 (0: absent), and how many fields */
-  #first: Uint16Array | undefined;
-  #count: Uint16Array | undefined;
 
   readonly #lazy: boolean;
 
@@ -332,19 +335,19 @@ export class SipHeaders implements Iterable<HeaderField> {
 
   /** Replace every field of the header by the given value(s), where the first one stood (or at the end). */
   set(name: string, value: string | readonly string[]): this {
-    const [display, key] = normalizeName(name);
+    const [display, key, type] = normalizeName(name);
     const values = typeof value === 'string' ? [value] : value;
     const first = this.#fields.findIndex((f) => f.key === key);
     this.#remove(key);
     this.#changed();
-    const fresh = values.map((v) => ({ name: display, key, value: v, offset: 0 }));
+    const fresh = values.map((v) => ({ name: display, key, value: v, offset: 0, type }));
     this.#fields.splice(first < 0 ? this.#fields.length : first, 0, ...fresh);
     return this;
   }
 
   append(name: string, value: string): this {
-    const [display, key] = normalizeName(name);
-    this.#fields.push({ name: display, key, value, offset: 0 });
+    const [display, key, type] = normalizeName(name);
+    this.#fields.push({ name: display, key, value, offset: 0, type });
     this.#changed();
     return this;
   }
@@ -354,9 +357,9 @@ export class SipHeaders implements Iterable<HeaderField> {
    * very top when the header is not there yet.
    */
   prepend(name: string, value: string): this {
-    const [display, key] = normalizeName(name);
+    const [display, key, type] = normalizeName(name);
     const first = this.#fields.findIndex((f) => f.key === key);
-    this.#fields.splice(first < 0 ? 0 : first, 0, { name: display, key, value, offset: 0 });
+    this.#fields.splice(first < 0 ? 0 : first, 0, { name: display, key, value, offset: 0, type });
     this.#changed();
     return this;
   }
@@ -388,24 +391,6 @@ export class SipHeaders implements Iterable<HeaderField> {
   #changed(): void {
     this.#parsed = undefined;
     this.#lists = undefined;
-    this.#first = undefined;
-    this.#count = undefined;
-  }
-
-  /** Build the typed-header index in one pass over the fields. */
-  #index(): Uint16Array {
-    if (this.#first !== undefined) return this.#first;
-    const first = new Uint16Array(HEADER_TYPES.size);
-    const count = new Uint16Array(HEADER_TYPES.size);
-    const fields = this.#fields;
-    for (let i = 0; i < fields.length && i < 65535; i++) {
-      const type = HEADER_TYPES.get((fields[i] as HeaderField).key);
-      if (type === undefined) continue;
-      if (first[type.id] === 0) first[type.id] = i + 1;
-      count[type.id] = (count[type.id] ?? 0) + 1;
-    }
-    this.#count = count;
-    return (this.#first = first);
   }
 
   #remove(key: string): void {
@@ -429,33 +414,39 @@ export class SipHeaders implements Iterable<HeaderField> {
   typed<T>(key: string): T | undefined {
     const type = HEADER_TYPES.get(key);
     if (type === undefined || type.list) throw new TypeError(`${key} is not a single-valued typed header`);
-    const at = this.#index()[type.id] ?? 0;
-    if (at === 0) return undefined;
-    if ((this.#count?.[type.id] ?? 0) > 1 && !REPEATABLE_SINGLES.has(key)) {
-      const second = this.#fields.findIndex((f, i) => i >= at && f.key === key);
-      const f = this.#fields[second] as HeaderField;
-      throw new ParseError(`more than one ${f.name} header`, f.offset);
+    const fields = this.#fields;
+    let found = -1;
+    for (let i = 0; i < fields.length; i++) {
+      const f = fields[i] as HeaderField;
+      if (typeOf(f) !== type) continue;
+      if (found < 0) found = i;
+      else if (!REPEATABLE_SINGLES.has(key)) throw new ParseError(`more than one ${f.name} header`, f.offset);
     }
-    return this.#parseAt(at - 1, type) as T;
+    return found < 0 ? undefined : (this.#parseAt(found, type) as T);
   }
 
   /** The parsed elements of a list header across all its fields (empty when absent). */
   typedList<T>(key: string): T[] {
     const type = HEADER_TYPES.get(key);
     if (type === undefined) throw new TypeError(`${key} is not a typed header`);
-    const at = this.#index()[type.id] ?? 0;
-    if (at === 0) return [];
-    const first = at - 1;
-    if (this.#count?.[type.id] === 1) {
+    const fields = this.#fields;
+    let first = -1;
+    let count = 0;
+    for (let i = 0; i < fields.length; i++) {
+      if (typeOf(fields[i] as HeaderField) !== type) continue;
+      if (first < 0) first = i;
+      count++;
+    }
+    if (count === 0) return [];
+    if (count === 1) {
       const v = this.#parseAt(first, type);
       return (type.list ? v : [v]) as T[];
     }
     const cached = this.#lists?.get(key);
     if (cached !== undefined) return cached as T[];
-    const fields = this.#fields;
     const out: unknown[] = [];
     for (let i = first; i < fields.length; i++) {
-      if ((fields[i] as HeaderField).key !== key) continue;
+      if (typeOf(fields[i] as HeaderField) !== type) continue;
       const v = this.#parseAt(i, type);
       if (type.list) for (const x of v as unknown[]) out.push(x);
       else out.push(v);
@@ -470,12 +461,17 @@ export class SipHeaders implements Iterable<HeaderField> {
     const fields = this.#fields;
     for (let i = 0; i < fields.length; i++) {
       const f = fields[i] as HeaderField;
-      const type = HEADER_TYPES.get(f.key);
+      const type = typeOf(f);
       if (type === undefined) continue;
       if (!type.list && !REPEATABLE_SINGLES.has(f.key)) this.typed(f.key);
       else this.#parseAt(i, type);
     }
   }
+}
+
+/** The typed parser of a field (fields built by hand may lack the cached one). */
+function typeOf(f: HeaderField): HeaderType | undefined {
+  return f.type !== undefined ? f.type : f.key.length > 0 ? HEADER_TYPES.get(f.key) : undefined;
 }
 
 /** Marks a field whose typed value is `undefined` (a Date in another zone) as already parsed. */

@@ -10,7 +10,14 @@ export {
   type SipMessage,
   type SipBody,
 } from './message.ts';
-export { SipHeaders, normalizeName, splitTopLevelCommas, HEADER_TYPES, type HeaderField } from './headers.ts';
+export {
+  SipHeaders,
+  normalizeName,
+  splitTopLevelCommas,
+  HEADER_TYPES,
+  type HeaderField,
+  type NameInfo,
+} from './headers.ts';
 export { Uri, parseUri, type UriParts, type UriParams } from './uri.ts';
 export { ParamMap } from './param-map.ts';
 export { Scanner, quote, unquote, paramValue, formatParams, type Params } from './scanner.ts';

@@ -18,7 +18,7 @@
  */
 import { ParseError } from '../errors.ts';
 import { TOKEN, utf8Decoder, utf8Encoder } from './chars.ts';
-import { SipHeaders, normalizeName, normalizeNameAt, type HeaderField } from './headers.ts';
+import { SipHeaders, normalizeName, normalizeNameAt, type HeaderField, type NameInfo } from './headers.ts';
 import { SipRequest, SipResponse, TextBody, type SipMessage } from './message.ts';
 import { Uri, parseUri } from './uri.ts';
 import { parseContentLength } from './values.ts';
@@ -207,12 +207,18 @@ function build(
 /** Split the header lines after the start line, undoing folding. */
 function parseFields(head: string, pos: number): HeaderField[] {
   const fields: HeaderField[] = [];
-  let name = '';
-  let key = '';
+  let info: NameInfo | undefined;
   let value = '';
   let valueOffset = 0;
   const flush = (): void => {
-    if (name !== '') fields.push({ name, key, value: value.trimEnd(), offset: valueOffset });
+    if (info !== undefined)
+      fields.push({
+        name: info[0],
+        key: info[1],
+        value: value.trimEnd(),
+        offset: valueOffset,
+        type: info[2],
+      });
   };
   while (pos < head.length) {
     pos += 2; // the CRLF that ended the previous line
@@ -221,7 +227,7 @@ function parseFields(head: string, pos: number): HeaderField[] {
     const c0 = head.charCodeAt(pos);
     if (c0 === 0x20 || c0 === 0x09) {
       // RFC 3261 §7.3.1: a line starting with whitespace continues the previous header.
-      if (name === '') throw new ParseError('continuation line before any header', pos);
+      if (info === undefined) throw new ParseError('continuation line before any header', pos);
       const more = head.slice(pos, end).trim();
       if (more !== '') value = value === '' ? more : value.trimEnd() + ' ' + more;
     } else {
@@ -240,7 +246,7 @@ function parseFields(head: string, pos: number): HeaderField[] {
         if (c >= 128 || TOKEN[c] !== 1)
           throw new ParseError(`bad header name "${head.slice(pos, nameEnd)}"`, i);
       }
-      [name, key] = normalizeNameAt(head, pos, nameEnd);
+      info = normalizeNameAt(head, pos, nameEnd);
       let vs = colon + 1;
       while (vs < end && (head.charCodeAt(vs) === 0x20 || head.charCodeAt(vs) === 0x09)) vs++;
       value = head.slice(vs, end);

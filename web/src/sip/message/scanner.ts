@@ -147,7 +147,13 @@ export class Scanner {
     for (; i < s.length; i++) {
       const c = s.charCodeAt(i);
       if (c === 0x3a) colon = true;
-      else if (!((c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66) || c === 0x2e)) break;
+      else if (!(
+        (c >= 0x30 && c <= 0x39) ||
+        (c >= 0x41 && c <= 0x46) ||
+        (c >= 0x61 && c <= 0x66) ||
+        c === 0x2e
+      ))
+        break;
     }
     if (!colon) return this.genValue();
     this.i = i;
