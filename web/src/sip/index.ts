@@ -7,3 +7,4 @@ export * from './auth/index.ts';
 export * from './dialog/index.ts';
 export * from './transaction/index.ts';
 export * from './ua/index.ts';
+export * from './im/index.ts';
