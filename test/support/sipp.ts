@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { LOOPBACK, freePort, freeUdpTcpPort, isPortFree } from './ports.ts';
 import { requireTool } from './require-tool.ts';
 
-/** test/support/sipp/: options-uac.xml, message-uac.xml, message-uac-inf.xml, message-uas.xml. */
+/** test/support/sipp/: options-uac.xml, options-user-uac.xml, message-uac.xml, message-uac-inf.xml, message-uas.xml. */
 export const SIPP_SCENARIOS = join(dirname(fileURLToPath(import.meta.url)), 'sipp');
 export const sippScenario = (name: string): string => join(SIPP_SCENARIOS, name);
 

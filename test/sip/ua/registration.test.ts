@@ -239,8 +239,9 @@ describe('registration (RFC 3261 §10.2, RFC 5626 §4.2)', () => {
     expect(register.headers.getAll('route')).toEqual(['<sip:proxy.example.com;lr>']);
   });
 
-  it('keeps the flow alive with CRLF pings at 80–100% of the Flow-Timer (RFC 5626 §4.4.1)', () => {
-    const alice = makeUa('alice');
+  it("keepAlive 'core': keeps the flow alive with CRLF pings at 80–100% of the Flow-Timer (RFC 5626 §4.4.1)", () => {
+    const alice = makeUa('alice', { keepAlive: 'core' });
+    expect(alice.keepAliveInterval).toBeUndefined(); // nothing asked of the driver: the core pings itself
     const net = miniNet({ alice }, { flowTimer: 30 });
     registerAll(net, ['alice']);
     const t0 = net.now;
@@ -251,6 +252,26 @@ describe('registration (RFC 3261 §10.2, RFC 5626 §4.2)', () => {
     expect(pings[0]!.at - t0).toBeGreaterThanOrEqual(24_000);
     expect(pings[0]!.at - t0).toBeLessThanOrEqual(30_000);
     expect(net.eventsOf('alice', 'keepalive').map((e) => e.result)).toEqual(['pong']);
+  });
+
+  it('over WebSocket the driver keeps the flow alive: the core sends no pings and reports the Flow-Timer', () => {
+    const alice = makeUa('alice', { keepAliveInterval: 45_000 });
+    const net = miniNet({ alice }, { flowTimer: 30 });
+    expect(alice.keepAliveInterval).toBe(45_000); // before a registrar said anything: the option
+    registerAll(net, ['alice']);
+    expect(alice.registration.flowTimer).toBe(30);
+    expect(alice.keepAliveInterval).toBe(30_000); // RFC 5626 §4.4.1: the Flow-Timer, for the driver
+    net.advanceBy(120_000);
+    expect(net.sent('alice', 'ping')).toHaveLength(0);
+    expect(net.eventsOf('alice', 'keepalive')).toHaveLength(0);
+    alice.unregister(net.now);
+    net.settle();
+    expect(alice.registration.state).toBe('Unregistered');
+    expect(alice.keepAliveInterval).toBe(45_000);
+    // TCP keeps the core's own keep-alive by default; a driver can take it over there too.
+    expect(makeUa('bob', { transport: 'TCP', keepAliveInterval: 45_000 }).keepAliveInterval).toBeUndefined();
+    expect(makeUa('bob', { transport: 'TCP', keepAlive: 'driver' }).keepAliveInterval).toBeUndefined();
+    expect(() => makeUa('bob', { keepAlive: 'both' as 'core' })).toThrow(TypeError);
   });
 
   it('a lost pong is reported as a keepalive timeout', () => {

@@ -28,6 +28,8 @@ export type FakeCoreEvent =
 export class FakeCore implements SansIoCore<FakeCoreEvent> {
   readonly calls: FakeCoreCall[] = [];
   deadline: number | undefined;
+  /** what the core asks of the transport's keep-alive (a Flow-Timer), read by the driver after each flush */
+  keepAliveInterval: number | undefined;
   outbox: CoreTransmission[] = [];
   events: FakeCoreEvent[] = [];
   nextDeadlineCalls = 0;

@@ -185,6 +185,58 @@ describe('Scheduler', () => {
     expect(maxDepth).toBe(1);
   });
 
+  it('a listener that commands the core directly (a handle, no run()) is drained by the same flush', () => {
+    const core = new FakeCore();
+    const sent: string[] = [];
+    // As an app answering IncomingRequest.accept() inside its 'incoming-request' listener: the core queues the
+    // answer and nobody calls flush(); it must leave now, not at the next input or timer.
+    const scheduler = new Scheduler({
+      core,
+      clock: new FakeClock(0),
+      transmit: (t) => sent.push(new TextDecoder().decode(t.data)),
+      onEvent: (e) => {
+        if (e.type === 'received') core.transmit('200 OK');
+      },
+    });
+    scheduler.start();
+    scheduler.run((c, now) => c.receive('MESSAGE', now));
+    expect(sent).toEqual(['200 OK']);
+  });
+
+  it('onFlushed runs once per flush, after both queues are empty, for inputs and timer rounds', () => {
+    const clock = new FakeClock(0);
+    const core = new FakeCore();
+    const log: string[] = [];
+    const errors: unknown[] = [];
+    let fail = false;
+    const scheduler = new Scheduler({
+      core,
+      clock,
+      transmit: (t) => log.push(`send ${new TextDecoder().decode(t.data)}`),
+      onEvent: (e) => log.push(`event ${e.type}`),
+      onError: (e) => errors.push(e),
+      onFlushed: () => {
+        log.push(`flushed (queued ${core.outbox.length + core.events.length})`);
+        if (fail) throw new Error('listener bug');
+      },
+    });
+    scheduler.start();
+    expect(log).toEqual(['flushed (queued 0)']);
+    log.length = 0;
+    scheduler.run((c, now) => {
+      c.receive('x', now);
+      c.transmit('a');
+    });
+    expect(log).toEqual(['send a', 'event received', 'flushed (queued 0)']);
+    log.length = 0;
+    core.deadline = 50;
+    fail = true;
+    scheduler.flush();
+    clock.advance(50);
+    expect(log).toEqual(['flushed (queued 0)', 'event timers', 'flushed (queued 0)']);
+    expect(errors).toHaveLength(2); // reported, never thrown into the timer
+  });
+
   it('reports exceptions from the core and from callbacks, and keeps the timer going', () => {
     const { clock, core, errors, scheduler } = setup(0);
     core.deadline = 100;

@@ -199,6 +199,41 @@ describe('SipDriver (hand-driven transport)', () => {
     expect(transport.stops).toBe(1);
   });
 
+  it("keep-alive is the transport's: the driver hands it the core's interval, and its own one back after", () => {
+    const clock = new FakeClock();
+    const core = new FakeCore();
+    const intervals: number[] = [];
+    const transport = Object.assign(new HandTransport(), {
+      keepAliveInterval: 25_000,
+      setKeepAliveInterval(ms: number) {
+        intervals.push(ms);
+        this.keepAliveInterval = ms;
+      },
+    });
+    const driver = new SipDriver({ core, transport, clock });
+    driver.start();
+    transport.up();
+    expect(intervals).toEqual([]); // the core asks for nothing: the transport keeps its own 25 s
+    core.onReceive = () => {
+      core.keepAliveInterval = 120_000; // a 200 to REGISTER with Flow-Timer: 120
+    };
+    transport.sink!.receive('SIP/2.0 200 OK', FLOW);
+    expect(intervals).toEqual([120_000]);
+    transport.sink!.receive('another', FLOW);
+    expect(intervals).toEqual([120_000]); // told once per change
+    // A change made in a timer round (a refresh that failed …) is seen too.
+    core.deadline = clock.now() + 1_000;
+    core.onTimers = () => {
+      core.keepAliveInterval = undefined;
+    };
+    driver.run(() => undefined);
+    clock.advance(1_000);
+    expect(intervals).toEqual([120_000, 25_000]);
+    // A transport without a settable keep-alive is left alone.
+    const plain = new SipDriver({ core: new FakeCore(), transport: new HandTransport(), clock });
+    expect(() => plain.run((c) => ((c.keepAliveInterval = 5_000), c.transmit('x')))).not.toThrow();
+  });
+
   it('start() twice throws InvalidStateError; start() after stop() works', () => {
     const { transport, driver } = setup();
     driver.start();

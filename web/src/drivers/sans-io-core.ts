@@ -31,6 +31,12 @@ export interface SansIoCore<Event = unknown> {
   flowUp(now: number, flow: FlowInfo): void;
   /** That connection is gone: the core stops using it and waits for the next `flowUp`. */
   flowDown(now: number): void;
+  /**
+   * RFC 5626 §4.4.1: the keep-alive interval (ms) the core wants on the flow (a registrar's Flow-Timer), read
+   * after every input; undefined for the transport's own default. Keep-alive over the driver's transport is the
+   * transport's job; a core without an opinion leaves this out.
+   */
+  readonly keepAliveInterval?: number | undefined;
 }
 
 /** The event type of a core. */

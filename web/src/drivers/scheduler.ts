@@ -3,6 +3,7 @@
  *
  *   input to the core ──► flush() ──► transmissions → transmit()
  *                                 ├─► events        → onEvent()
+ *                                 ├─► onFlushed()   (the driver reads the core's state, e.g. keep-alive)
  *                                 └─► nextDeadline() changed? ── yes ─► clearTimer + setTimer(at the deadline)
  *                                                            └─ no ──► leave the armed timer alone
  *   timer fires ──► core.handleTimers(now) ──► flush()
@@ -10,13 +11,15 @@
  * How it works. The driver feeds the core (`run` does it for you) and calls `flush()`. Flushing is re-entrant
  * safe: a transmit or event callback that feeds the core again (a send failure reporting flowDown, a listener
  * answering a request) only marks the flush to go round once more, so queues drain in order and nothing is
- * drained from inside a half-finished drain. Re-arming compares the core's deadline with the one the timer was
- * set for and touches the timer only when they differ, so a busy connection costs no timer churn. A timer that
- * fires early (a clock step, a delay capped at 2^31 − 1 ms) is harmless: the core has nothing due, and the
- * flush re-arms. A deadline in the past fires at once (delay 0); a core that keeps reporting a past deadline
- * after handling its timers (a bug) would spin, so after STUCK_LIMIT such rounds it is reported and polled every
- * STUCK_DELAY ms instead. An exception from the core or a callback is reported to `onError`, never thrown into a
- * timer or socket callback.
+ * drained from inside a half-finished drain; and a flush goes round until a pass finds both queues empty, so a
+ * listener that answers through a handle of the core (IncomingRequest.accept()) without `run` is sent too. Then
+ * `onFlushed` lets the driver read the core's state. Re-arming compares the core's deadline with the one the
+ * timer was set for and touches the timer only when they differ, so a busy connection costs no timer churn. A
+ * timer that fires early (a clock step, a delay capped at 2^31 − 1 ms) is harmless: the core has nothing due,
+ * and the flush re-arms. A deadline in the past fires at once (delay 0); a core that keeps reporting a past
+ * deadline after handling its timers (a bug) would spin, so after STUCK_LIMIT such rounds it is reported and
+ * polled every STUCK_DELAY ms instead. An exception from the core or a callback is reported to `onError`, never
+ * thrown into a timer or socket callback.
  */
 import { MAX_TIMER_DELAY, type Clock } from './clock.ts';
 import type { CoreEvent, CoreTransmission, SansIoCore } from './sans-io-core.ts';
@@ -35,6 +38,8 @@ export interface SchedulerOptions<C extends SansIoCore> {
   readonly onEvent: (event: CoreEvent<C>) => void;
   /** Something threw inside a flush or a timer callback. */
   readonly onError?: ((error: unknown) => void) | undefined;
+  /** After each flush has drained the core (inputs and timer rounds alike), before the timer is re-armed. */
+  readonly onFlushed?: (() => void) | undefined;
 }
 
 export class Scheduler<C extends SansIoCore = SansIoCore> {
@@ -43,6 +48,7 @@ export class Scheduler<C extends SansIoCore = SansIoCore> {
   readonly #transmit: (transmission: CoreTransmission) => void;
   readonly #onEvent: (event: CoreEvent<C>) => void;
   readonly #onError: (error: unknown) => void;
+  readonly #onFlushed: (() => void) | undefined;
   #running = false;
   #flushing = false;
   #again = false;
@@ -59,6 +65,7 @@ export class Scheduler<C extends SansIoCore = SansIoCore> {
     this.#transmit = options.transmit;
     this.#onEvent = options.onEvent;
     this.#onError = options.onError ?? (() => {});
+    this.#onFlushed = options.onFlushed;
   }
 
   get running(): boolean {
@@ -103,7 +110,15 @@ export class Scheduler<C extends SansIoCore = SansIoCore> {
     try {
       do {
         this.#again = false;
-        this.#drain();
+        // A listener may command the core straight through a handle (IncomingRequest.accept) without calling
+        // run(): whatever that queued is drained by going round until a pass finds both queues empty.
+        if (this.#drain()) this.#again = true;
+        if (this.#again || this.#onFlushed === undefined) continue;
+        try {
+          this.#onFlushed();
+        } catch (error) {
+          this.#onError(error);
+        }
       } while (this.#again);
     } finally {
       this.#flushing = false;
@@ -111,21 +126,25 @@ export class Scheduler<C extends SansIoCore = SansIoCore> {
     this.#arm();
   }
 
-  #drain(): void {
-    for (const transmission of this.#core.takeTransmissions()) {
+  /** Drains both queues once; true when there was anything in them. */
+  #drain(): boolean {
+    const transmissions = this.#core.takeTransmissions();
+    for (const transmission of transmissions) {
       try {
         this.#transmit(transmission);
       } catch (error) {
         this.#onError(error);
       }
     }
-    for (const event of this.#core.takeEvents() as readonly CoreEvent<C>[]) {
+    const events = this.#core.takeEvents() as readonly CoreEvent<C>[];
+    for (const event of events) {
       try {
         this.#onEvent(event);
       } catch (error) {
         this.#onError(error);
       }
     }
+    return transmissions.length > 0 || events.length > 0;
   }
 
   #arm(): void {

@@ -15,6 +15,11 @@
  * exception out of the core while handling a frame or a timer is reported as an 'error' event, never thrown
  * into a socket or timer callback; an exception out of an app command is the app's, and is rethrown to it
  * (after the flush).
+ *
+ * Keep-alive (RFC 5626 §4.4.1) is the transport's: after every flush the driver reads the core's
+ * `keepAliveInterval` (a registrar's Flow-Timer) and, when it changed, passes it to the transport's
+ * `setKeepAliveInterval`; when the core stops asking (unregistered, no Flow-Timer), the transport's own interval
+ * from construction time comes back. The core sends no keep-alives of its own on such a flow.
  */
 import { InvalidStateError } from '../sip/index.ts';
 import type { Clock } from './clock.ts';
@@ -44,7 +49,11 @@ export interface SipDriverOptions<C extends SansIoCore> {
 
 export class SipDriver<C extends SansIoCore = SansIoCore> {
   readonly #transport: SipTransport;
+  readonly #core: C;
   readonly #scheduler: Scheduler<C>;
+  /** the transport's keep-alive interval when the core asks for none; the one last given to the transport */
+  readonly #defaultKeepAlive: number | undefined;
+  #appliedKeepAlive: number | undefined;
   readonly #emitter: Emitter<SipDriverEvents<CoreEvent<C>>>;
   readonly #log: Logger;
   #started = false;
@@ -70,6 +79,9 @@ export class SipDriver<C extends SansIoCore = SansIoCore> {
 
   constructor(options: SipDriverOptions<C>) {
     this.#transport = options.transport;
+    this.#core = options.core;
+    this.#defaultKeepAlive = options.transport.keepAliveInterval;
+    this.#appliedKeepAlive = this.#defaultKeepAlive;
     this.#log = options.logger ?? silentLogger;
     const log = options.logger;
     this.#emitter = new Emitter({
@@ -92,6 +104,9 @@ export class SipDriver<C extends SansIoCore = SansIoCore> {
       },
       onError: (error) => {
         this.#report(error);
+      },
+      onFlushed: () => {
+        this.#syncKeepAlive();
       },
     });
   }
@@ -161,6 +176,15 @@ export class SipDriver<C extends SansIoCore = SansIoCore> {
     } catch (error) {
       this.#report(error);
     }
+  }
+
+  /** Hands the core's wanted keep-alive interval (or the transport's own, when it wants none) to the transport. */
+  #syncKeepAlive(): void {
+    if (this.#transport.setKeepAliveInterval === undefined) return;
+    const wanted = this.#core.keepAliveInterval ?? this.#defaultKeepAlive;
+    if (wanted === undefined || wanted === this.#appliedKeepAlive) return;
+    this.#appliedKeepAlive = wanted;
+    this.#transport.setKeepAliveInterval(wanted);
   }
 
   #report(error: unknown): void {

@@ -83,4 +83,8 @@ export interface SipTransport {
   stop(): void;
   /** Sends one SIP message; `flow`, when it names a flowId, pins it to that connection. Never throws. */
   send(data: Uint8Array, flow?: FlowInfo): void;
+  /** ms between the transport's own CRLF keep-alive pings (0: off), for a transport that sends them. */
+  readonly keepAliveInterval?: number;
+  /** Changes that interval (the SIP driver passes the core's Flow-Timer); takes effect at once. */
+  setKeepAliveInterval?(ms: number): void;
 }

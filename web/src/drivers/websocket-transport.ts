@@ -12,13 +12,14 @@
  * failed. Once open, the transport sends what was queued while connecting, reports `flowUp` to the sink (the
  * core re-registers, RFC 5626 §4.2.1), and starts the keep-alive: a CRLFCRLF ping every 80–100 % of
  * `keepAliveInterval`, and a CRLF pong is expected within `pongTimeout` (RFC 5626 §4.4.1: 10 s) or the flow has
- * failed. A received ping is answered with a pong. Keep-alives do not reach the core, with one exception: a
- * core that runs its own keep-alive (the UA does once a registrar sends Flow-Timer) sends CRLFCRLF like any
- * message, and the pong answering it is handed to the core. Pongs carry nothing to tell them apart, so each
- * connection keeps the owners of its outstanding pings in order, and each pong goes to the oldest. Losing the
- * connection, for whatever reason, reports `flowDown` (if the flow was up) and schedules the next attempt with
- * exponential back-off and jitter (backoff.ts); the failure count resets when a connection had stayed up
- * `stableAfter`.
+ * failed. A received ping is answered with a pong. Keep-alive over WebSocket is this transport's alone: the
+ * SIP driver passes it a registrar's Flow-Timer through `setKeepAliveInterval`, and the user-agent core
+ * schedules no pings on such a flow. Keep-alives do not reach the core, with one exception: a core may still
+ * send a one-off CRLFCRLF probe (UserAgent.ping()) like any message, and the pong answering it is handed to the
+ * core. Pongs carry nothing to tell them apart, so each connection keeps the owners of its outstanding pings in
+ * order, and each pong goes to the oldest. Losing the connection, for whatever reason, reports `flowDown` (if
+ * the flow was up) and schedules the next attempt with exponential back-off and jitter (backoff.ts); the failure
+ * count resets when a connection had stayed up `stableAfter`.
  *
  * Frames: one SIP message per frame (RFC 7118 §5.3). A message that is valid UTF-8 goes as a text frame, which
  * JsSIP, SIP.js and Kamailio expect; anything else as a binary frame. Both kinds are received: text is handed
@@ -528,7 +529,7 @@ export class WebSocketTransport implements SipTransport {
     this.#sink?.receive(frame, conn.flow);
   }
 
-  /** A message from the core; a CRLFCRLF among them is the core's own keep-alive ping, whose pong is its. */
+  /** A message from the core; a CRLFCRLF among them is the core's own probe (UserAgent.ping()), whose pong is its. */
   #writeFromCore(conn: Connection, data: Uint8Array): void {
     if (isPing(data)) conn.pingOwners.push('core');
     this.#write(conn, data);

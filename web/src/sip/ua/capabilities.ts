@@ -21,7 +21,7 @@ export interface UserAgentCapabilities {
   readonly allowEvents: readonly string[];
   /** Request-URI schemes served (§8.2.2.1: anything else gets 416). */
   readonly schemes: readonly string[];
-  /** Body types this agent can put in an answer to INVITE and OPTIONS (an Accept naming none of them: 406). */
+  /** Body types this agent can put in an answer to INVITE (an INVITE whose Accept names none of them: 406). */
   readonly produces: readonly string[];
   /** Methods whose body the core checks against `accept` (§8.2.3); other bodies are the usage's business. */
   readonly bodyMethods: readonly string[];

@@ -8,7 +8,8 @@
  *   §8.2.2.2  merged requests       no To tag, same From tag / Call-ID / CSeq as another live request 482
  *   §8.2.2.3  Require               option tags we do not support 420 with Unsupported
  *   §8.2.3    content processing    a body we cannot read 415 with Accept / Accept-Encoding / Accept-Language
- *   §20.1     Accept                an INVITE or OPTIONS whose Accept names nothing we can produce 406
+ *   §20.1     Accept                an INVITE whose Accept names nothing we can produce 406 (not OPTIONS: its
+ *                                   answer carries no body, which every Accept allows, §11.2)
  *
  * A version other than SIP/2.0 (505), a missing mandatory header and a CSeq method that differs from the
  * request's (400) never get this far: the parser refuses them with that `statusHint`. Max-Forwards is not
@@ -42,8 +43,12 @@ export interface Rejection {
   readonly headers: Record<string, string>;
 }
 
-/** Methods whose answer may carry a body built from what the request's Accept allows (§20.1, RFC 4475 §3.3.15). */
-const ANSWERED_WITH_BODY = new Set(['INVITE', 'OPTIONS']);
+/**
+ * Methods whose answer must carry a body of a type the request's Accept allows (§20.1, RFC 4475 §3.3.15): the
+ * SDP of an INVITE's answer. An OPTIONS answer MAY carry a body (§11.2) and the core's carries none, so an Accept
+ * without application/sdp (a monitor asking for text/plain) still gets 200.
+ */
+const ANSWERED_WITH_BODY = new Set(['INVITE']);
 
 /** Run the §8.2 checks; undefined means the request may go on to the usage or the application. */
 export function inspectRequest(request: SipRequest, ctx: InspectContext): Rejection | undefined {

@@ -123,9 +123,17 @@ export interface UserAgentOptions {
   readonly answerOptions?: boolean;
   /**
    * RFC 5626 §4.4.1 CRLF keep-alive interval (ms) on connection-oriented flows once registered; a registrar's
-   * Flow-Timer overrides it. Off when neither is set.
+   * Flow-Timer overrides it. Off when neither is set. With `keepAlive: 'driver'` it is what the driver is asked
+   * for (`UserAgent.keepAliveInterval`); neither set, the driver keeps its own default.
    */
   readonly keepAliveInterval?: number;
+  /**
+   * Who sends the RFC 5626 §4.4.1 keep-alives: the core itself (CRLFCRLF transmissions on its timer), or the
+   * driver, which reads `UserAgent.keepAliveInterval` (the Flow-Timer) after each input and keeps the
+   * connection alive on its own timer. `'driver'` by default over WS/WSS (WebSocketTransport pings), `'core'`
+   * over TCP/TLS; UDP flows are never kept alive here.
+   */
+  readonly keepAlive?: 'core' | 'driver';
   /** Told why a message was dropped (STYLE.md: logging is injected). */
   readonly log?: (line: string) => void;
   /** The time before the first input (ms); 0 by default. */
@@ -202,6 +210,7 @@ export class UserAgent {
   readonly #acceptsRequestUri: ((uri: Uri) => boolean) | undefined;
   readonly #answerOptions: boolean;
   readonly #keepAliveInterval: number | undefined;
+  readonly #keepAliveOwner: 'core' | 'driver';
   readonly #log: ((line: string) => void) | undefined;
 
   #now: number;
@@ -250,6 +259,10 @@ export class UserAgent {
     this.#acceptsRequestUri = options.acceptsRequestUri;
     this.#answerOptions = options.answerOptions ?? true;
     this.#keepAliveInterval = options.keepAliveInterval;
+    if (options.keepAlive !== undefined && options.keepAlive !== 'core' && options.keepAlive !== 'driver')
+      throw new TypeError(`keepAlive must be 'core' or 'driver', not ${String(options.keepAlive)}`);
+    this.#keepAliveOwner =
+      options.keepAlive ?? (options.transport === 'WS' || options.transport === 'WSS' ? 'driver' : 'core');
     this.#log = options.log;
     this.#now = options.now ?? 0;
     this.#connected = options.transport === 'UDP';
@@ -308,6 +321,16 @@ export class UserAgent {
   }
   get flow(): FlowInfo | undefined {
     return this.#flow;
+  }
+  /**
+   * RFC 5626 §4.4.1: the keep-alive interval (ms) the driver should keep on the flow when it owns keep-alive
+   * (`keepAlive: 'driver'`): the registrar's Flow-Timer while registered, else the `keepAliveInterval` option;
+   * undefined when neither is set (the driver's own default applies) or when the core sends keep-alives itself.
+   */
+  get keepAliveInterval(): number | undefined {
+    if (this.#keepAliveOwner !== 'driver' || !this.#reliable) return undefined;
+    const flowTimer = this.#registration.state === 'Registered' ? this.#registration.flowTimer : undefined;
+    return flowTimer !== undefined && flowTimer > 0 ? flowTimer * 1000 : this.#keepAliveInterval;
   }
   /** Every live dialog. */
   get dialogs(): Dialog[] {
@@ -425,7 +448,10 @@ export class UserAgent {
     return this.#handle(state);
   }
 
-  /** Send a CRLF keep-alive ping now (RFC 5626 §4.4.1); a `keepalive` event reports the pong or its absence. */
+  /**
+   * Send a CRLF keep-alive ping now (RFC 5626 §4.4.1); a `keepalive` event reports the pong or its absence. A
+   * one-off probe: with `keepAlive: 'driver'` the core schedules no pings of its own.
+   */
   ping(now?: number): void {
     this.#step(now ?? this.#now, (t) => {
       this.#ping(t);
@@ -1377,6 +1403,7 @@ export class UserAgent {
   // ---- keep-alive (RFC 5626 §4.4.1) ---------------------------------------------------------------------------
 
   #scheduleKeepAlive(now: number): void {
+    if (this.#keepAliveOwner === 'driver') return; // the driver pings at `keepAliveInterval`
     const flowTimer = this.#registration.flowTimer;
     const interval = flowTimer !== undefined ? flowTimer * 1000 : this.#keepAliveInterval;
     if (interval === undefined || interval <= 0 || !this.#reliable || !this.#connected) return;

@@ -1,0 +1,441 @@
+// Our user agent in Node, for interop, gateway and app tests: the sans-IO UserAgent (web/src/sip/ua/) driven by
+// SipDriver over a WebSocketTransport built on `ws`, on the system clock and Math.random. This file is a test
+// composition root (the only place besides main.ts that may wire the runtime's clock and randomness); it is
+// test glue, not product code, and nothing in web/ or gateway/ may import it.
+//
+//   const alice = startOurUa({ wsUrl: kamailio.wsUrl, aor: 'sip:alice@127.0.0.1' });  // connects at once
+//   await alice.registered();
+//   expect(await alice.sendMessage('sip:bob@127.0.0.1', 'hi')).toBe(200);
+//   const m = await alice.waitForMessage((m) => m.text === 'hello');   // every MESSAGE is answered 200
+//   alice.killSocket();                                                // a dead connection: it reconnects
+//   await alice.stop();                                                // unregister, then close
+//
+// Every wait is event-driven and bounded (default 10 s); a timeout rejects with what was seen so far. `trace()`
+// gives the last SIP lines on the wire (first lines only), for failure messages.
+
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { WebSocket } from 'ws';
+
+import {
+  SipDriver,
+  WebSocketTransport,
+  systemClock,
+  type ConnectionState,
+  type Logger,
+} from '../../web/src/drivers/index.ts';
+import {
+  UserAgent,
+  type IncomingRequest,
+  type OutgoingRequest,
+  type RegistrationSnapshot,
+  type SipRequest,
+  type SipResponse,
+  type UaRequestOptions,
+  type UserAgentEvent,
+  type UserAgentOptions,
+} from '../../web/src/sip/index.ts';
+
+export interface OurUaOptions {
+  /** ws: URL of the registrar / outbound proxy (Kamailio's wsUrl, the gateway's …) */
+  readonly wsUrl: string;
+  /** the address of record, e.g. `sip:alice@127.0.0.1` */
+  readonly aor: string;
+  /** digest password; the username is the AOR's user unless `username` says otherwise */
+  readonly password?: string;
+  readonly username?: string;
+  /** RFC 5626 `+sip.instance` (a `urn:uuid:…`); a fresh one by default */
+  readonly instanceId?: string;
+  readonly displayName?: string;
+  /** register when the flow comes up (default true) */
+  readonly register?: boolean;
+  /** registration expires asked for, seconds (default 300) */
+  readonly expires?: number;
+  /** the transport's own CRLF keep-alive interval, ms (its default 25 s; a registrar's Flow-Timer overrides it) */
+  readonly keepAliveInterval?: number;
+  /** reconnection back-off bounds, ms (defaults: 200 ms … 2 s, short for tests) */
+  readonly minReconnectDelay?: number;
+  readonly maxReconnectDelay?: number;
+  /**
+   * Answers an incoming request other than MESSAGE (OPTIONS is answered by the core). Return true when it was
+   * handled; otherwise it is rejected 501. Called inside the driver's event dispatch: answer with the handle.
+   */
+  readonly onRequest?: (incoming: IncomingRequest) => boolean;
+  /** more UserAgent options (contactHost, outboundProxy, capabilities …) */
+  readonly core?: Partial<Omit<UserAgentOptions, 'aor' | 'transport' | 'random' | 'instanceId'>>;
+  /** told every transport log line and SIP line (for debugging a test) */
+  readonly log?: (line: string) => void;
+}
+
+/** A MESSAGE our UA received (and answered 200). */
+export interface ReceivedMessage {
+  readonly from: string;
+  readonly to: string;
+  readonly requestUri: string;
+  readonly contentType: string | undefined;
+  readonly text: string;
+  readonly request: SipRequest;
+}
+
+export interface RequestResult {
+  readonly status: number;
+  readonly response: SipResponse;
+  /** the core made the response up (408 timeout, 503 no flow …) */
+  readonly local: boolean;
+}
+
+export interface OurUa {
+  readonly ua: UserAgent;
+  readonly driver: SipDriver<UserAgent>;
+  readonly transport: WebSocketTransport;
+  readonly aor: string;
+  readonly instanceId: string;
+  /** every event of the core, in order */
+  readonly events: readonly UserAgentEvent[];
+  /** every MESSAGE received, in order */
+  readonly messages: readonly ReceivedMessage[];
+  /** every registration event, in order */
+  readonly registrations: readonly RegistrationSnapshot[];
+  /** every connection state, in order */
+  readonly states: readonly ConnectionState[];
+  /** transport failures and core exceptions reported by the driver */
+  readonly errors: readonly Error[];
+  /** WebSocket connections opened so far */
+  readonly connections: number;
+  /** the local TCP port of the current WebSocket connection (undefined before it is open) */
+  readonly localPort: number | undefined;
+  /** CRLF keep-alive pongs received on all connections */
+  readonly pongs: number;
+  /** Resolves with the snapshot once the registration is Registered (at once if it is). */
+  registered(timeoutMs?: number): Promise<RegistrationSnapshot>;
+  /** Resolves with the first registration event from index `from` on that matches. */
+  waitForRegistration(
+    predicate: (snapshot: RegistrationSnapshot) => boolean,
+    options?: { from?: number; timeoutMs?: number },
+  ): Promise<RegistrationSnapshot>;
+  /** Sends a request outside a dialog and resolves with its final response. */
+  request(
+    method: string,
+    target: string,
+    options?: UaRequestOptions,
+    timeoutMs?: number,
+  ): Promise<RequestResult>;
+  /** Sends a pager-mode MESSAGE (RFC 3428) and resolves with the final status. */
+  sendMessage(target: string, text: string, contentType?: string, timeoutMs?: number): Promise<number>;
+  /** Sends OPTIONS and resolves with the final status. */
+  options(target: string, timeoutMs?: number): Promise<number>;
+  /** Resolves with the first received MESSAGE (already received or to come) that matches. */
+  waitForMessage(
+    predicate: (message: ReceivedMessage) => boolean,
+    timeoutMs?: number,
+  ): Promise<ReceivedMessage>;
+  /** Resolves once `check` returns something other than undefined, re-checked at every event of the UA. */
+  waitFor<T>(check: () => T | undefined, what: string, timeoutMs?: number): Promise<T>;
+  /** Abruptly ends the current WebSocket from our side (ws.terminate(): no close frame): a dead connection. */
+  killSocket(): void;
+  /** The last SIP first lines and transport lines seen, newest last. */
+  trace(lines?: number): string;
+  /** Unregisters (bounded: 5 s) when registered over a live flow, then closes the connection. Idempotent. */
+  stop(): Promise<void>;
+}
+
+const DEFAULT_TIMEOUT = 10_000;
+const TRACE_LINES = 400;
+
+function firstLine(data: unknown): string {
+  const text =
+    typeof data === 'string'
+      ? data
+      : data instanceof Uint8Array
+        ? Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8')
+        : Array.isArray(data)
+          ? Buffer.concat(data as Buffer[]).toString('utf8')
+          : data instanceof ArrayBuffer
+            ? Buffer.from(data).toString('utf8')
+            : String(data);
+  if (text === '\r\n') return 'CRLF (pong)';
+  if (text === '\r\n\r\n') return 'CRLFCRLF (ping)';
+  const line = text.slice(0, Math.max(0, text.indexOf('\r\n'))) || text.slice(0, 80);
+  const cseq = /^CSeq:\s*(.+)$/im.exec(text)?.[1];
+  return cseq === undefined ? line : `${line} (${cseq.trim()})`;
+}
+
+/** Starts the UA: connects, and registers unless `register: false`. Returns at once: await `registered()`. */
+export function startOurUa(options: OurUaOptions): OurUa {
+  const clock = systemClock();
+  const random = Math.random;
+  const traceLines: string[] = [];
+  const trace = (line: string): void => {
+    traceLines.push(line);
+    if (traceLines.length > TRACE_LINES) traceLines.splice(0, traceLines.length - TRACE_LINES);
+    options.log?.(line);
+  };
+  const logger: Logger = {
+    debug: (m) => trace(`  debug ${m}`),
+    info: (m) => trace(`  ${m}`),
+    warn: (m) => trace(`  warn ${m}`),
+    error: (m) => trace(`  error ${m}`),
+  };
+
+  // The WebSocket implementation: `ws`, watched so that a test can kill the connection and see its port.
+  let current: WebSocket | undefined;
+  let connections = 0;
+  let localPort: number | undefined;
+  let pongs = 0;
+  const watch = (socket: WebSocket): void => {
+    current = socket;
+    connections++;
+    localPort = undefined;
+    socket.once('upgrade', (response: IncomingMessage) => {
+      if (current === socket) localPort = response.socket.localPort;
+    });
+    socket.on('message', (data: unknown) => {
+      const line = firstLine(data);
+      trace(`< ${line}`);
+      if (line !== 'CRLF (pong)') return;
+      pongs++;
+      wake(); // a pong is no event of the core: wake the waiters here
+    });
+  };
+  class WatchedWebSocket extends WebSocket {
+    constructor(url: string, protocols: string | string[]) {
+      super(url, protocols);
+      watch(this);
+    }
+
+    override send(data: string | Uint8Array): void {
+      trace(`> ${firstLine(data)}`);
+      super.send(data);
+    }
+  }
+
+  const aorUser = /^sips?:([^@;]+)@/.exec(options.aor)?.[1];
+  if (aorUser === undefined) throw new TypeError(`startOurUa: the AOR needs a user part: ${options.aor}`);
+  const instanceId = options.instanceId ?? `urn:uuid:${randomUUID()}`;
+  const ua = new UserAgent({
+    aor: options.aor,
+    transport: options.wsUrl.startsWith('wss:') ? 'WSS' : 'WS',
+    instanceId,
+    random,
+    displayName: options.displayName,
+    credentials:
+      options.password === undefined
+        ? undefined
+        : { username: options.username ?? decodeURIComponent(aorUser), password: options.password },
+    userAgent: 'simple-chat-test (our-ua)',
+    registration: { expires: options.expires ?? 300 },
+    log: (line) => trace(`  core: ${line}`),
+    now: clock.now(),
+    ...options.core,
+  });
+  const transport = new WebSocketTransport({
+    url: options.wsUrl,
+    WebSocketImpl: WatchedWebSocket,
+    clock,
+    random,
+    logger,
+    keepAliveInterval: options.keepAliveInterval,
+    minDelay: options.minReconnectDelay ?? 200,
+    maxDelay: options.maxReconnectDelay ?? 2_000,
+  });
+  const driver = new SipDriver({ core: ua, transport, clock, logger });
+
+  const events: UserAgentEvent[] = [];
+  const messages: ReceivedMessage[] = [];
+  const registrations: RegistrationSnapshot[] = [];
+  const states: ConnectionState[] = [];
+  const errors: Error[] = [];
+  const finals = new WeakMap<OutgoingRequest, RequestResult>();
+  /** re-checked after every event; each returns true when it is done */
+  const waiters = new Set<() => boolean>();
+  const wake = (): void => {
+    for (const waiter of [...waiters]) if (waiter()) waiters.delete(waiter);
+  };
+  let stopped = false;
+
+  const onIncoming = (incoming: IncomingRequest): void => {
+    const request = incoming.request;
+    if (incoming.method === 'MESSAGE') {
+      messages.push({
+        from: request.from.uri.toString(),
+        to: request.to.uri.toString(),
+        requestUri: request.uri.toString(),
+        contentType: request.headers.get('content-type'),
+        text: request.bodyText,
+        request,
+      });
+      // The documented way to act on the core from a listener: run(), queued behind the current flush.
+      driver.run(() => {
+        incoming.accept();
+      });
+      return;
+    }
+    if (options.onRequest?.(incoming) === true) return;
+    driver.run(() => {
+      incoming.reject(501, 'Not Implemented (our-ua)');
+    });
+  };
+
+  const onEvent = (event: UserAgentEvent): void => {
+    switch (event.type) {
+      case 'incoming-request':
+        onIncoming(event.incoming);
+        return;
+      case 'registration': {
+        const r = event.registration;
+        registrations.push(r);
+        trace(`  registration: ${r.state}${r.status === undefined ? '' : ` ${r.status} ${r.reason ?? ''}`}`);
+        return;
+      }
+      case 'final':
+        finals.set(event.outgoing, {
+          status: event.response.status,
+          response: event.response,
+          local: event.local,
+        });
+        if (event.local) trace(`  local final ${event.response.status} for ${event.outgoing.method}`);
+        return;
+      case 'malformed':
+        trace(`  malformed (${event.answered ? 'answered' : 'dropped'}): ${event.reason}`);
+        return;
+      case 'dropped':
+        trace(`  dropped: ${event.reason}`);
+        return;
+      case 'incoming-cancelled':
+      case 'ack':
+      case 'prack':
+      case 'progress':
+      case 'auto-response':
+      case 'dialog':
+      case 'keepalive':
+        return;
+    }
+  };
+
+  driver.events.on('event', (event) => {
+    events.push(event);
+    onEvent(event);
+    wake();
+  });
+  driver.events.on('state', (state) => {
+    states.push(state);
+    trace(`  state: ${state.status}${state.status === 'reconnecting' ? ` (${state.reason})` : ''}`);
+    wake();
+  });
+  driver.events.on('error', (error) => {
+    errors.push(error);
+    trace(`  error: ${error.message}`);
+    wake();
+  });
+
+  function waitFor<T>(check: () => T | undefined, what: string, timeoutMs = DEFAULT_TIMEOUT): Promise<T> {
+    const first = check();
+    if (first !== undefined) return Promise.resolve(first);
+    if (stopped) return Promise.reject(new Error(`our UA ${options.aor} is stopped: no ${what} to wait for`));
+    return new Promise<T>((resolve, reject) => {
+      const waiter = (): boolean => {
+        if (stopped) {
+          clearTimeout(timer);
+          reject(new Error(`our UA ${options.aor} stopped while waiting for ${what}`));
+          return true;
+        }
+        const value = check();
+        if (value === undefined) return false;
+        clearTimeout(timer);
+        resolve(value);
+        return true;
+      };
+      const timer = setTimeout(() => {
+        waiters.delete(waiter);
+        reject(
+          new Error(`our UA ${options.aor}: no ${what} within ${timeoutMs} ms; trace:\n${traceTail(40)}`),
+        );
+      }, timeoutMs);
+      waiters.add(waiter);
+    });
+  }
+
+  const traceTail = (lines = 80): string => traceLines.slice(-lines).join('\n');
+
+  async function request(
+    method: string,
+    target: string,
+    requestOptions: UaRequestOptions = {},
+    timeoutMs = DEFAULT_TIMEOUT,
+  ): Promise<RequestResult> {
+    const outgoing = driver.run((core, now) => core.request(method, target, { ...requestOptions, now }));
+    // The final response may already have come (a local 503 without a flow): `finals` keeps it.
+    return waitFor(() => finals.get(outgoing), `final response to ${method} ${target}`, timeoutMs);
+  }
+
+  if (options.register ?? true) driver.run((core, now) => core.register(now));
+  driver.start();
+
+  return {
+    ua,
+    driver,
+    transport,
+    aor: options.aor,
+    instanceId,
+    events,
+    messages,
+    registrations,
+    states,
+    errors,
+    get connections() {
+      return connections;
+    },
+    get localPort() {
+      return localPort;
+    },
+    get pongs() {
+      return pongs;
+    },
+    registered(timeoutMs = DEFAULT_TIMEOUT) {
+      return waitFor(
+        () => (ua.registration.state === 'Registered' ? ua.registration : undefined),
+        'Registered state',
+        timeoutMs,
+      );
+    },
+    waitForRegistration(predicate, { from = 0, timeoutMs = DEFAULT_TIMEOUT } = {}) {
+      return waitFor(
+        () => registrations.slice(from).find(predicate),
+        'matching registration event',
+        timeoutMs,
+      );
+    },
+    request,
+    async sendMessage(target, text, contentType = 'text/plain;charset=UTF-8', timeoutMs = DEFAULT_TIMEOUT) {
+      return (await request('MESSAGE', target, { body: text, contentType }, timeoutMs)).status;
+    },
+    async options(target, timeoutMs = DEFAULT_TIMEOUT) {
+      return (await request('OPTIONS', target, {}, timeoutMs)).status;
+    },
+    waitForMessage(predicate, timeoutMs = DEFAULT_TIMEOUT) {
+      return waitFor(() => messages.find(predicate), 'matching MESSAGE', timeoutMs);
+    },
+    waitFor,
+    killSocket() {
+      if (current === undefined) throw new Error('our UA: no WebSocket to kill');
+      trace('  test: terminating the WebSocket');
+      current.terminate();
+    },
+    trace: traceTail,
+    async stop() {
+      if (stopped) return;
+      const state = ua.registration.state;
+      if ((state === 'Registered' || state === 'Registering') && ua.connected) {
+        driver.run((core, now) => core.unregister(now));
+        await waitFor(
+          () => (ua.registration.state === 'Unregistered' ? true : undefined),
+          'Unregistered state',
+          5_000,
+        ).catch((error: unknown) => trace(`  stop: ${String(error)}`));
+      }
+      stopped = true;
+      driver.stop();
+      wake();
+    },
+  };
+}
