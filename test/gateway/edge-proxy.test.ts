@@ -292,7 +292,7 @@ describe('edge proxy against a fake PBX', () => {
       local: { port: pbx.port },
       callId: okParsed.callId,
       to: okParsed.headers.get('to') ?? '',
-      headers: okParsed.recordRoute.reverse().map((r) => `Route: <${r.uri.toString()}>`),
+      headers: [...okParsed.recordRoute].reverse().map((r) => `Route: <${r.uri.toString()}>`),
     });
     await pbx.send(
       ack.replace(/^From: .*$/m, `From: ${okParsed.headers.get('from') ?? ''}`),

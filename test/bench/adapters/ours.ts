@@ -43,7 +43,7 @@ export function readRoutingFields(message: unknown): RoutingFields {
     maxForwards: m.maxForwards,
     routeCount: route.length,
     route,
-    contentLength: m.body.length,
+    contentLength: m.bodyLength,
   };
 }
 

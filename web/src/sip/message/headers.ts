@@ -171,6 +171,11 @@ function buildKnownByFirst(): (readonly [lower: string, info: NameInfo])[][] {
  * into another token char).
  */
 export function normalizeNameAt(s: string, start: number, end: number): NameInfo {
+  return knownNameAt(s, start, end) ?? normalizeName(s.slice(start, end));
+}
+
+/** The NameInfo of a known header name standing at s[start, end), or undefined. */
+export function knownNameAt(s: string, start: number, end: number): NameInfo | undefined {
   const len = end - start;
   const candidates = (knownByFirst ??= buildKnownByFirst())[s.charCodeAt(start) | 0x20];
   if (candidates !== undefined) {
@@ -181,7 +186,7 @@ export function normalizeNameAt(s: string, start: number, end: number): NameInfo
       return info;
     }
   }
-  return normalizeName(s.slice(start, end));
+  return undefined;
 }
 
 export interface HeaderType {
@@ -191,63 +196,67 @@ export interface HeaderType {
    */
   parse(value: string, base: number, lazy: boolean): unknown;
   list: boolean;
+  /** lookup key; also the name of its entry in `T` */
+  key: string;
+  /** single-valued headers that may still appear several times (one challenge per field) */
+  repeatable: boolean;
+  /** position in T; single-valued headers come first */
+  ord: number;
+  /** bit of this type in a SipHeaders' presence mask (types beyond 31 share the "other" bit 31) */
+  bit: number;
 }
 
-const single = (parse: (v: string, b: number, lazy: boolean) => unknown): HeaderType => ({
-  parse,
-  list: false,
-});
-const list = (parse: (v: string, b: number, lazy: boolean) => unknown[]): HeaderType => ({
-  parse,
-  list: true,
-});
+type Parse = (v: string, b: number, lazy: boolean) => unknown;
+const single = (parse: Parse) => ({ parse, list: false });
+const list = (parse: (v: string, b: number, lazy: boolean) => unknown[]) => ({ parse, list: true });
 
 /** The typed headers, by lookup key. Single-valued ones may appear once (RFC 4475 §3.3.8). */
-export const HEADER_TYPES: ReadonlyMap<string, HeaderType> = new Map<string, HeaderType>([
-  ['via', list(parseVia)],
-  ['from', single(parseNameAddr)],
-  ['to', single(parseNameAddr)],
-  ['call-id', single(parseCallId)],
-  ['cseq', single(parseCSeq)],
-  ['max-forwards', single(parseMaxForwards)],
-  ['contact', list(parseContact)],
-  ['route', list(parseNameAddrList)],
-  ['record-route', list(parseNameAddrList)],
-  ['path', list(parseNameAddrList)],
-  ['service-route', list(parseNameAddrList)],
-  ['content-type', single(parseMediaType)],
-  ['content-length', single(parseContentLength)],
-  ['expires', single(parseDeltaSeconds)],
-  ['min-expires', single(parseDeltaSeconds)],
-  ['date', single(parseDate)],
-  ['require', list(parseTokenList)],
-  ['proxy-require', list(parseTokenList)],
-  ['supported', list(parseTokenList)],
-  ['unsupported', list(parseTokenList)],
-  ['allow', list(parseTokenList)],
-  ['accept', list(parseMediaTypeList)],
-  ['content-encoding', list(parseTokenList)],
-  ['event', single(parseEvent)],
-  ['allow-events', list(parseTokenList)],
-  ['subscription-state', single(parseSubscriptionState)],
-  ['rseq', single(parseRSeq)],
-  ['rack', single(parseRAck)],
-  ['refer-to', single(parseNameAddr)],
-  ['referred-by', single(parseNameAddr)],
-  ['replaces', single(parseReplaces)],
-  ['www-authenticate', single(parseAuthValue)],
-  ['proxy-authenticate', single(parseAuthValue)],
-  ['authorization', single(parseAuthValue)],
-  ['proxy-authorization', single(parseAuthValue)],
-  ['sip-etag', single(parseToken)],
-  ['sip-if-match', single(parseToken)],
-  ['accept-contact', list(parseContactPreferenceList)],
-  ['reject-contact', list(parseContactPreferenceList)],
-  ['request-disposition', list(parseDirectiveList)],
-  ['retry-after', single(parseRetryAfter)],
-  ['warning', list(parseWarningList)],
-  ['in-reply-to', list((v, b) => v.split(',').map((x) => parseWordId(x, b)))],
-]);
+const DEFINITIONS = {
+  // single-valued headers first: each gets a bit of its own in the presence mask
+  from: single(parseNameAddr),
+  to: single(parseNameAddr),
+  'call-id': single(parseCallId),
+  cseq: single(parseCSeq),
+  'max-forwards': single(parseMaxForwards),
+  'content-type': single(parseMediaType),
+  'content-length': single(parseContentLength),
+  expires: single(parseDeltaSeconds),
+  'min-expires': single(parseDeltaSeconds),
+  date: single(parseDate),
+  event: single(parseEvent),
+  'subscription-state': single(parseSubscriptionState),
+  rseq: single(parseRSeq),
+  rack: single(parseRAck),
+  'refer-to': single(parseNameAddr),
+  'referred-by': single(parseNameAddr),
+  replaces: single(parseReplaces),
+  'www-authenticate': single(parseAuthValue),
+  'proxy-authenticate': single(parseAuthValue),
+  authorization: single(parseAuthValue),
+  'proxy-authorization': single(parseAuthValue),
+  'sip-etag': single(parseToken),
+  'sip-if-match': single(parseToken),
+  'retry-after': single(parseRetryAfter),
+  via: list(parseVia),
+  contact: list(parseContact),
+  route: list(parseNameAddrList),
+  'record-route': list(parseNameAddrList),
+  path: list(parseNameAddrList),
+  'service-route': list(parseNameAddrList),
+  require: list(parseTokenList),
+  'proxy-require': list(parseTokenList),
+  supported: list(parseTokenList),
+  unsupported: list(parseTokenList),
+  allow: list(parseTokenList),
+  accept: list(parseMediaTypeList),
+  'content-encoding': list(parseTokenList),
+  'allow-events': list(parseTokenList),
+  'accept-contact': list(parseContactPreferenceList),
+  'reject-contact': list(parseContactPreferenceList),
+  'request-disposition': list(parseDirectiveList),
+  warning: list(parseWarningList),
+  'in-reply-to': list((v, b) => v.split(',').map((x) => parseWordId(x, b))),
+} satisfies Record<string, { parse: Parse; list: boolean }>;
 
 /** Multi-instance auth headers: several challenges may come in one response, each its own field. */
 const REPEATABLE_SINGLES = new Set([
@@ -256,6 +265,17 @@ const REPEATABLE_SINGLES = new Set([
   'authorization',
   'proxy-authorization',
 ]);
+
+/** Every typed header by key, as constants (`T.via`), for code that knows which header it wants. */
+export const T = Object.fromEntries(
+  Object.entries(DEFINITIONS).map(([key, d], i) => [
+    key,
+    { ...d, key, repeatable: REPEATABLE_SINGLES.has(key), ord: i, bit: 1 << Math.min(i, 31) },
+  ]),
+) as { readonly [K in keyof typeof DEFINITIONS]: HeaderType };
+
+const TYPES_LIST: HeaderType[] = Object.values(T);
+export const HEADER_TYPES: ReadonlyMap<string, HeaderType> = new Map(Object.values(T).map((t) => [t.key, t]));
 
 export interface HeaderField {
   /** display name: canonical for known headers, as written for unknown ones */
@@ -281,8 +301,10 @@ export class SipHeaders implements Iterable<HeaderField> {
    * come before changes in practice: a proxy reads, then rewrites and sends).
    */
   #parsed: unknown[] | undefined;
-  /** concatenated values of list headers spread over several fields */
-  #lists: Map<string, unknown[]> | undefined;
+  /** typed results by HeaderType.ord (NONE: absent), memoised until a change */
+  #results: unknown[] | undefined;
+  /** OR of the `bit`s of the typed headers present (undefined: not computed since the last change) */
+  #mask: number | undefined;
 
   readonly #lazy: boolean;
 
@@ -390,7 +412,22 @@ export class SipHeaders implements Iterable<HeaderField> {
 
   #changed(): void {
     this.#parsed = undefined;
-    this.#lists = undefined;
+    this.#results = undefined;
+    this.#mask = undefined;
+  }
+
+  /** Could a field of this type be present? (false is certain; true for shared bits means "look") */
+  #maybe(type: HeaderType): boolean {
+    let mask = this.#mask;
+    if (mask === undefined) {
+      mask = 0;
+      for (const f of this.#fields) {
+        const t = typeOf(f);
+        if (t !== undefined) mask |= t.bit;
+      }
+      this.#mask = mask;
+    }
+    return (mask & type.bit) !== 0;
   }
 
   #remove(key: string): void {
@@ -411,60 +448,75 @@ export class SipHeaders implements Iterable<HeaderField> {
   }
 
   /** The parsed value of a single-valued typed header, or undefined when absent. Throws ParseError if bad. */
-  typed<T>(key: string): T | undefined {
+  typed<V>(key: string): V | undefined {
     const type = HEADER_TYPES.get(key);
     if (type === undefined || type.list) throw new TypeError(`${key} is not a single-valued typed header`);
-    const fields = this.#fields;
-    let found = -1;
-    for (let i = 0; i < fields.length; i++) {
-      const f = fields[i] as HeaderField;
-      if (typeOf(f) !== type) continue;
-      if (found < 0) found = i;
-      else if (!REPEATABLE_SINGLES.has(key)) throw new ParseError(`more than one ${f.name} header`, f.offset);
-    }
-    return found < 0 ? undefined : (this.#parseAt(found, type) as T);
+    return this.typedOf<V>(type);
   }
 
   /** The parsed elements of a list header across all its fields (empty when absent). */
-  typedList<T>(key: string): T[] {
+  typedList<V>(key: string): V[] {
     const type = HEADER_TYPES.get(key);
     if (type === undefined) throw new TypeError(`${key} is not a typed header`);
-    const fields = this.#fields;
-    let first = -1;
-    let count = 0;
-    for (let i = 0; i < fields.length; i++) {
-      if (typeOf(fields[i] as HeaderField) !== type) continue;
-      if (first < 0) first = i;
-      count++;
+    return this.typedListOf<V>(type);
+  }
+
+  /** `typed` for a header type from `T` (no lookup by name). */
+  typedOf<V>(type: HeaderType): V | undefined {
+    const memo = this.#results?.[type.ord];
+    if (memo !== undefined) return memo === NONE ? undefined : (memo as V);
+    let result: unknown = undefined;
+    if (this.#maybe(type)) {
+      const fields = this.#fields;
+      let found = -1;
+      for (let i = 0; i < fields.length; i++) {
+        const f = fields[i] as HeaderField;
+        if (typeOf(f) !== type) continue;
+        if (found < 0) found = i;
+        else if (!type.repeatable) throw new ParseError(`more than one ${f.name} header`, f.offset);
+      }
+      if (found >= 0) result = this.#parseAt(found, type);
     }
-    if (count === 0) return [];
-    if (count === 1) {
-      const v = this.#parseAt(first, type);
-      return (type.list ? v : [v]) as T[];
+    (this.#results ??= new Array<unknown>(TYPES_LIST.length))[type.ord] =
+      result === undefined ? NONE : result;
+    return result as V | undefined;
+  }
+
+  /** `typedList` for a header type from `T` (no lookup by name). */
+  typedListOf<V>(type: HeaderType): V[] {
+    const memo = this.#results?.[type.ord];
+    if (memo !== undefined) return memo as V[];
+    let out: unknown[] = [];
+    if (this.#maybe(type)) {
+      const fields = this.#fields;
+      let count = 0;
+      for (let i = 0; i < fields.length; i++) {
+        if (typeOf(fields[i] as HeaderField) !== type) continue;
+        const v = this.#parseAt(i, type);
+        const values = type.list ? (v as unknown[]) : [v];
+        // One field: hand out its own parsed array; more: concatenate.
+        out = count++ === 0 ? values : out.concat(values);
+      }
     }
-    const cached = this.#lists?.get(key);
-    if (cached !== undefined) return cached as T[];
-    const out: unknown[] = [];
-    for (let i = first; i < fields.length; i++) {
-      if (typeOf(fields[i] as HeaderField) !== type) continue;
-      const v = this.#parseAt(i, type);
-      if (type.list) for (const x of v as unknown[]) out.push(x);
-      else out.push(v);
-    }
-    (this.#lists ??= new Map()).set(key, out);
-    return out as T[];
+    (this.#results ??= new Array<unknown>(TYPES_LIST.length))[type.ord] = out;
+    return out as V[];
   }
 
   /** Parse every typed header once (strict mode): throws the first ParseError found. */
   validate(): void {
     if (this.#lazy) throw new TypeError('validate() is for strictly parsed headers');
     const fields = this.#fields;
+    let seen = 0;
     for (let i = 0; i < fields.length; i++) {
       const f = fields[i] as HeaderField;
       const type = typeOf(f);
       if (type === undefined) continue;
-      if (!type.list && !REPEATABLE_SINGLES.has(f.key)) this.typed(f.key);
-      else this.#parseAt(i, type);
+      // Single-valued headers have bits of their own (they come first in T).
+      if (!type.list && !type.repeatable) {
+        if ((seen & type.bit) !== 0) throw new ParseError(`more than one ${f.name} header`, f.offset);
+        seen |= type.bit;
+      }
+      this.#parseAt(i, type);
     }
   }
 }
@@ -508,4 +560,9 @@ export function splitTopLevelCommas(value: string): string[] {
   }
   out.push(value.slice(start).trim());
   return out;
+}
+
+// validate() relies on every single-valued header having a presence bit of its own.
+for (const t of HEADER_TYPES.values()) {
+  if (!t.list && !t.repeatable && t.ord >= 31) throw new Error(`header type ${t.key} needs a bit of its own`);
 }

@@ -5,7 +5,7 @@
  */
 import { ParseError } from '../errors.ts';
 import { utf8Decoder, utf8Encoder } from './chars.ts';
-import { SipHeaders, type HeaderField } from './headers.ts';
+import { SipHeaders, T, type HeaderField, type HeaderType } from './headers.ts';
 import { paramValue } from './scanner.ts';
 import type { Uri } from './uri.ts';
 import type {
@@ -32,13 +32,17 @@ const EMPTY = new Uint8Array(0);
  * bytes are asked for. The parser has already checked its UTF-8 length against Content-Length.
  */
 export class TextBody {
-  constructor(readonly text: string) {}
+  constructor(
+    readonly text: string,
+    readonly byteLength: number,
+  ) {}
 }
 
 abstract class SipMessageBase {
   readonly headers: SipHeaders;
   #body: SipBody | undefined;
   #text: string | undefined;
+  #textBytes = 0;
 
   constructor(
     headers: SipHeaders | Iterable<[string, string]> | Record<string, string | string[]> | undefined,
@@ -50,8 +54,10 @@ abstract class SipMessageBase {
         : headers === undefined
           ? new SipHeaders()
           : SipHeaders.from(headers);
-    if (body instanceof TextBody) this.#text = body.text;
-    else this.body = body ?? EMPTY;
+    if (body instanceof TextBody) {
+      this.#text = body.text;
+      this.#textBytes = body.byteLength;
+    } else this.body = body ?? EMPTY;
   }
 
   /** The body as bytes (RFC 3261 §7.4: the body is opaque octets; only its Content-Type says if it is text). */
@@ -65,6 +71,11 @@ abstract class SipMessageBase {
     this.#text = undefined;
   }
 
+  /** The body's length in bytes, without encoding a body that arrived as text. */
+  get bodyLength(): number {
+    return this.#body !== undefined ? this.#body.length : this.#text !== undefined ? this.#textBytes : 0;
+  }
+
   /** The body decoded as UTF-8 (for text/* and the XML bodies of the IM extensions). */
   get bodyText(): string {
     return this.#text ?? utf8Decoder.decode(this.body);
@@ -72,16 +83,16 @@ abstract class SipMessageBase {
 
   // ---- the routing set -----------------------------------------------------------------------------------
   get via(): Via[] {
-    return this.headers.typedList<Via>('via');
+    return this.headers.typedListOf<Via>(T['via']);
   }
   get topVia(): Via | undefined {
     return this.via[0];
   }
   get from(): NameAddr {
-    return this.#required<NameAddr>('from', 'From');
+    return this.#required<NameAddr>(T['from'], 'From');
   }
   get to(): NameAddr {
-    return this.#required<NameAddr>('to', 'To');
+    return this.#required<NameAddr>(T['to'], 'To');
   }
   get fromTag(): string | undefined {
     return paramValue(this.from.params, 'tag');
@@ -90,123 +101,123 @@ abstract class SipMessageBase {
     return paramValue(this.to.params, 'tag');
   }
   get callId(): string {
-    return this.#required<string>('call-id', 'Call-ID');
+    return this.#required<string>(T['call-id'], 'Call-ID');
   }
   get cseq(): CSeq {
-    return this.#required<CSeq>('cseq', 'CSeq');
+    return this.#required<CSeq>(T['cseq'], 'CSeq');
   }
   get maxForwards(): number | undefined {
-    return this.headers.typed<number>('max-forwards');
+    return this.headers.typedOf<number>(T['max-forwards']);
   }
   get route(): NameAddr[] {
-    return this.headers.typedList<NameAddr>('route');
+    return this.headers.typedListOf<NameAddr>(T['route']);
   }
   get recordRoute(): NameAddr[] {
-    return this.headers.typedList<NameAddr>('record-route');
+    return this.headers.typedListOf<NameAddr>(T['record-route']);
   }
   get path(): NameAddr[] {
-    return this.headers.typedList<NameAddr>('path');
+    return this.headers.typedListOf<NameAddr>(T['path']);
   }
   get serviceRoute(): NameAddr[] {
-    return this.headers.typedList<NameAddr>('service-route');
+    return this.headers.typedListOf<NameAddr>(T['service-route']);
   }
 
   // ---- the rest of SPEC.md §2 -----------------------------------------------------------------------------
   /** Contact addresses; `contactStar` tells a REGISTER's "Contact: *". */
   get contacts(): NameAddr[] {
-    return this.headers.typedList<ContactValue>('contact').filter((c): c is NameAddr => c !== '*');
+    return this.headers.typedListOf<ContactValue>(T['contact']).filter((c): c is NameAddr => c !== '*');
   }
   get contactStar(): boolean {
-    return this.headers.typedList<ContactValue>('contact').includes('*');
+    return this.headers.typedListOf<ContactValue>(T['contact']).includes('*');
   }
   get contentType(): MediaType | undefined {
-    return this.headers.typed<MediaType>('content-type');
+    return this.headers.typedOf<MediaType>(T['content-type']);
   }
   get expires(): number | undefined {
-    return this.headers.typed<number>('expires');
+    return this.headers.typedOf<number>(T['expires']);
   }
   get minExpires(): number | undefined {
-    return this.headers.typed<number>('min-expires');
+    return this.headers.typedOf<number>(T['min-expires']);
   }
   /** Date in epoch ms; undefined when absent or not in GMT. */
   get date(): number | undefined {
-    return this.headers.typed<number>('date');
+    return this.headers.typedOf<number>(T['date']);
   }
   get require(): string[] {
-    return this.headers.typedList<string>('require');
+    return this.headers.typedListOf<string>(T['require']);
   }
   get proxyRequire(): string[] {
-    return this.headers.typedList<string>('proxy-require');
+    return this.headers.typedListOf<string>(T['proxy-require']);
   }
   get supported(): string[] {
-    return this.headers.typedList<string>('supported');
+    return this.headers.typedListOf<string>(T['supported']);
   }
   get unsupported(): string[] {
-    return this.headers.typedList<string>('unsupported');
+    return this.headers.typedListOf<string>(T['unsupported']);
   }
   get allow(): string[] {
-    return this.headers.typedList<string>('allow');
+    return this.headers.typedListOf<string>(T['allow']);
   }
   get accept(): MediaType[] {
-    return this.headers.typedList<MediaType>('accept');
+    return this.headers.typedListOf<MediaType>(T['accept']);
   }
   get event(): EventHeader | undefined {
-    return this.headers.typed<EventHeader>('event');
+    return this.headers.typedOf<EventHeader>(T['event']);
   }
   get allowEvents(): string[] {
-    return this.headers.typedList<string>('allow-events');
+    return this.headers.typedListOf<string>(T['allow-events']);
   }
   get subscriptionState(): SubscriptionState | undefined {
-    return this.headers.typed<SubscriptionState>('subscription-state');
+    return this.headers.typedOf<SubscriptionState>(T['subscription-state']);
   }
   get rseq(): number | undefined {
-    return this.headers.typed<number>('rseq');
+    return this.headers.typedOf<number>(T['rseq']);
   }
   get rack(): RAck | undefined {
-    return this.headers.typed<RAck>('rack');
+    return this.headers.typedOf<RAck>(T['rack']);
   }
   get referTo(): NameAddr | undefined {
-    return this.headers.typed<NameAddr>('refer-to');
+    return this.headers.typedOf<NameAddr>(T['refer-to']);
   }
   get replaces(): Replaces | undefined {
-    return this.headers.typed<Replaces>('replaces');
+    return this.headers.typedOf<Replaces>(T['replaces']);
   }
   get sipETag(): string | undefined {
-    return this.headers.typed<string>('sip-etag');
+    return this.headers.typedOf<string>(T['sip-etag']);
   }
   get sipIfMatch(): string | undefined {
-    return this.headers.typed<string>('sip-if-match');
+    return this.headers.typedOf<string>(T['sip-if-match']);
   }
   get acceptContact(): ContactPreference[] {
-    return this.headers.typedList<ContactPreference>('accept-contact');
+    return this.headers.typedListOf<ContactPreference>(T['accept-contact']);
   }
   get rejectContact(): ContactPreference[] {
-    return this.headers.typedList<ContactPreference>('reject-contact');
+    return this.headers.typedListOf<ContactPreference>(T['reject-contact']);
   }
   get requestDisposition(): string[] {
-    return this.headers.typedList<string>('request-disposition');
+    return this.headers.typedListOf<string>(T['request-disposition']);
   }
   get wwwAuthenticate(): AuthValue[] {
-    return this.headers.typedList<AuthValue>('www-authenticate');
+    return this.headers.typedListOf<AuthValue>(T['www-authenticate']);
   }
   get proxyAuthenticate(): AuthValue[] {
-    return this.headers.typedList<AuthValue>('proxy-authenticate');
+    return this.headers.typedListOf<AuthValue>(T['proxy-authenticate']);
   }
   get authorization(): AuthValue[] {
-    return this.headers.typedList<AuthValue>('authorization');
+    return this.headers.typedListOf<AuthValue>(T['authorization']);
   }
   get proxyAuthorization(): AuthValue[] {
-    return this.headers.typedList<AuthValue>('proxy-authorization');
+    return this.headers.typedListOf<AuthValue>(T['proxy-authorization']);
   }
   get retryAfter(): RetryAfter | undefined {
-    return this.headers.typed<RetryAfter>('retry-after');
+    return this.headers.typedOf<RetryAfter>(T['retry-after']);
   }
   get warning(): Warning[] {
-    return this.headers.typedList<Warning>('warning');
+    return this.headers.typedListOf<Warning>(T['warning']);
   }
 
-  #required<T>(key: string, name: string): T {
-    const v = this.headers.typed<T>(key);
+  #required<V>(type: HeaderType, name: string): V {
+    const v = this.headers.typedOf<V>(type);
     if (v === undefined) throw new ParseError(`missing ${name} header`, 0);
     return v;
   }

@@ -18,7 +18,7 @@
  */
 import { ParseError } from '../errors.ts';
 import { TOKEN, utf8Decoder, utf8Encoder } from './chars.ts';
-import { SipHeaders, normalizeName, normalizeNameAt, type HeaderField, type NameInfo } from './headers.ts';
+import { SipHeaders, T, knownNameAt, normalizeName, type HeaderField } from './headers.ts';
 import { SipRequest, SipResponse, TextBody, type SipMessage } from './message.ts';
 import { Uri, parseUri } from './uri.ts';
 import { parseContentLength } from './values.ts';
@@ -28,23 +28,10 @@ export interface ParseOptions {
   lazy?: boolean;
 }
 
-const MANDATORY = ['via', 'from', 'to', 'call-id', 'cseq'] as const;
 /** The headers checked in every mode: the mandatory ones, and those that must never repeat (all but Via). */
-const VIA_BIT = 1;
-const CONTENT_LENGTH_BIT = 64;
-const ROUTING_BITS: Readonly<Record<string, number | undefined>> = Object.assign(
-  Object.create(null) as object,
-  {
-    via: VIA_BIT,
-    from: 2,
-    to: 4,
-    'call-id': 8,
-    cseq: 16,
-    'max-forwards': 32,
-    'content-length': CONTENT_LENGTH_BIT,
-  },
-);
-const MANDATORY_BITS = 1 | 2 | 4 | 8 | 16;
+const MANDATORY = [T.via, T.from, T.to, T['call-id'], T.cseq];
+const MANDATORY_BITS = MANDATORY.reduce((m, t) => m | t.bit, 0);
+const ROUTING_MASK = MANDATORY_BITS | T['max-forwards'].bit | T['content-length'].bit;
 const EMPTY = new Uint8Array(0);
 
 export function parseMessage(data: Uint8Array | string, options: ParseOptions = {}): SipMessage {
@@ -101,13 +88,13 @@ function parseText(text: string, options: ParseOptions): SipMessage {
   return build(head, options, (length) => {
     const rest = text.length > end + 4 ? text.slice(end + 4) : '';
     const restBytes = utf8Length(rest);
-    if (length === undefined) return new TextBody(rest);
+    if (length === undefined) return new TextBody(rest, restBytes);
     if (length > restBytes)
       throw new ParseError(`Content-Length ${length} but only ${restBytes} bytes follow`, text.length);
-    if (length === restBytes) return new TextBody(rest);
+    if (length === restBytes) return new TextBody(rest, restBytes);
     // Fewer bytes than the text holds: cut at a byte boundary (a datagram's extra octets are ignored, §18.3).
     return restBytes === rest.length
-      ? new TextBody(rest.slice(0, length))
+      ? new TextBody(rest.slice(0, length), length)
       : utf8Encoder.encode(rest).slice(0, length);
   });
 }
@@ -164,15 +151,16 @@ function build(
   let seen = 0;
   let clField: HeaderField | undefined;
   for (const f of fields) {
-    const bit = ROUTING_BITS[f.key];
-    if (bit === undefined) continue;
-    if (seen & bit & ~VIA_BIT) throw new ParseError(`more than one ${f.name} header`, f.offset);
-    seen |= bit;
-    if (bit === CONTENT_LENGTH_BIT) clField = f;
+    const type = f.type;
+    if (type === undefined || (type.bit & ROUTING_MASK) === 0) continue;
+    if ((seen & type.bit) !== 0 && type !== T.via)
+      throw new ParseError(`more than one ${f.name} header`, f.offset);
+    seen |= type.bit;
+    if (type === T['content-length']) clField = f;
   }
   if ((seen & MANDATORY_BITS) !== MANDATORY_BITS) {
-    const key = MANDATORY.find((k) => (seen & (ROUTING_BITS[k] ?? 0)) === 0) ?? 'via';
-    throw new ParseError(`missing ${normalizeName(key)[0]} header`, head.length);
+    const missing = MANDATORY.find((t) => (seen & t.bit) === 0) ?? T.via;
+    throw new ParseError(`missing ${normalizeName(missing.key)[0]} header`, head.length);
   }
   const contentLength = clField === undefined ? undefined : parseContentLength(clField.value, clField.offset);
 
@@ -207,54 +195,49 @@ function build(
 /** Split the header lines after the start line, undoing folding. */
 function parseFields(head: string, pos: number): HeaderField[] {
   const fields: HeaderField[] = [];
-  let info: NameInfo | undefined;
-  let value = '';
-  let valueOffset = 0;
-  const flush = (): void => {
-    if (info !== undefined)
-      fields.push({
-        name: info[0],
-        key: info[1],
-        value: value.trimEnd(),
-        offset: valueOffset,
-        type: info[2],
-      });
-  };
-  while (pos < head.length) {
+  const len = head.length;
+  while (pos < len) {
     pos += 2; // the CRLF that ended the previous line
     let end = head.indexOf('\r\n', pos);
-    if (end < 0) end = head.length;
+    if (end < 0) end = len;
     const c0 = head.charCodeAt(pos);
-    if (c0 === 0x20 || c0 === 0x09) {
-      // RFC 3261 §7.3.1: a line starting with whitespace continues the previous header.
-      if (info === undefined) throw new ParseError('continuation line before any header', pos);
-      const more = head.slice(pos, end).trim();
-      if (more !== '') value = value === '' ? more : value.trimEnd() + ' ' + more;
-    } else {
-      flush();
-      const colon = head.indexOf(':', pos);
-      if (colon < 0 || colon > end) throw new ParseError('header line without ":"', pos);
-      let nameEnd = colon;
-      while (
-        nameEnd > pos &&
-        (head.charCodeAt(nameEnd - 1) === 0x20 || head.charCodeAt(nameEnd - 1) === 0x09)
-      )
-        nameEnd--;
+    // Continuation lines are consumed with their header below; one here has no header to continue.
+    if (c0 === 0x20 || c0 === 0x09) throw new ParseError('continuation line before any header', pos);
+    const colon = head.indexOf(':', pos);
+    if (colon < 0 || colon > end) throw new ParseError('header line without ":"', pos);
+    let nameEnd = colon;
+    while (nameEnd > pos && (head.charCodeAt(nameEnd - 1) === 0x20 || head.charCodeAt(nameEnd - 1) === 0x09))
+      nameEnd--;
+    let info = knownNameAt(head, pos, nameEnd);
+    if (info === undefined) {
       if (nameEnd === pos) throw new ParseError('empty header name', pos);
       for (let i = pos; i < nameEnd; i++) {
         const c = head.charCodeAt(i);
         if (c >= 128 || TOKEN[c] !== 1)
           throw new ParseError(`bad header name "${head.slice(pos, nameEnd)}"`, i);
       }
-      info = normalizeNameAt(head, pos, nameEnd);
-      let vs = colon + 1;
-      while (vs < end && (head.charCodeAt(vs) === 0x20 || head.charCodeAt(vs) === 0x09)) vs++;
-      value = head.slice(vs, end);
-      valueOffset = vs;
+      info = normalizeName(head.slice(pos, nameEnd));
     }
+    let vs = colon + 1;
+    while (vs < end && (head.charCodeAt(vs) === 0x20 || head.charCodeAt(vs) === 0x09)) vs++;
+    let value = head.slice(vs, end);
+    // RFC 3261 §7.3.1: a line starting with whitespace continues the header; the fold becomes one SP.
+    for (
+      let n = head.charCodeAt(end + 2);
+      end < len && (n === 0x20 || n === 0x09);
+      n = head.charCodeAt(end + 2)
+    ) {
+      let next = head.indexOf('\r\n', end + 2);
+      if (next < 0) next = len;
+      const more = head.slice(end + 2, next).trim();
+      if (more !== '') value = value === '' ? more : value.trimEnd() + ' ' + more;
+      end = next;
+    }
+    const last = value.charCodeAt(value.length - 1);
+    if (last === 0x20 || last === 0x09) value = value.trimEnd();
+    fields.push({ name: info[0], key: info[1], value, offset: vs, type: info[2] });
     pos = end;
   }
-  flush();
   return fields;
 }
 

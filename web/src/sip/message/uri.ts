@@ -264,10 +264,9 @@ function parseSipUri(text: string, start: number, base: number): UriParts {
       throw new ParseError('bad character in URI password', base + start);
     i = at + 1;
   }
-  const hp = parseHostPort(text, i, base);
-  i = hp.end;
-  const { params, headers } = parseParamsAndHeaders(text, i, base);
-  return { scheme: text.slice(0, start - 1), user, password, host: hp.host, port: hp.port, params, headers };
+  const { host, port, end } = parseHostPort(text, i, base);
+  const { params, headers } = parseParamsAndHeaders(text, end, base);
+  return { scheme: text.slice(0, start - 1), user, password, host, port, params, headers };
 }
 
 interface HostPort {
@@ -276,7 +275,13 @@ interface HostPort {
   end: number;
 }
 
-/** hostport = host [ ":" port ]; host = hostname / IPv4address / IPv6reference */
+/** The one result object of parseHostPort, reused: callers read it before the next call. */
+const HOST_PORT: HostPort = { host: '', port: undefined, end: 0 };
+
+/**
+ * hostport = host [ ":" port ]; host = hostname / IPv4address / IPv6reference.
+ * Returns a shared object, valid until the next call (this runs several times per message).
+ */
 export function parseHostPort(text: string, i: number, base: number): HostPort {
   const start = i;
   let host: string;
@@ -312,7 +317,10 @@ export function parseHostPort(text: string, i: number, base: number): HostPort {
     port = Number(text.slice(ps, i));
     if (port > 65535) throw new ParseError('port out of range', base + ps);
   }
-  return { host, port, end: i };
+  HOST_PORT.host = host;
+  HOST_PORT.port = port;
+  HOST_PORT.end = i;
+  return HOST_PORT;
 }
 
 function parseParamsAndHeaders(
@@ -390,11 +398,11 @@ function parseMailboxUri(text: string, start: number, base: number): UriParts {
   if (at <= 0) throw new ParseError('im/pres URI needs user@domain', base + start);
   const user = mailbox.slice(0, at);
   if (!isEscapedOf(user, USER)) throw new ParseError('bad character in URI user', base + start);
-  const hp = parseHostPort(mailbox, at + 1, base + start);
-  if (hp.end !== mailbox.length || hp.port !== undefined)
+  const { host, port, end } = parseHostPort(mailbox, at + 1, base + start);
+  if (end !== mailbox.length || port !== undefined)
     throw new ParseError('bad domain in im/pres URI', base + start + at + 1);
   const { headers } = parseParamsAndHeaders(text, q < 0 ? text.length : q, base);
-  return { scheme: text.slice(0, start - 1), user, host: hp.host, headers };
+  return { scheme: text.slice(0, start - 1), user, host, headers };
 }
 
 // RFC 3261 §25.1 absoluteURI: scheme ":" ( hier-part / opaque-part ), kept as text.

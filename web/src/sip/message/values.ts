@@ -160,9 +160,9 @@ function via(sc: Scanner): Via {
   const before = sc.i;
   sc.ws();
   if (sc.i === before) sc.fail('expected whitespace before Via sent-by');
-  const hp = parseHostPort(sc.s, sc.i, sc.base);
-  sc.i = hp.end;
-  let port = hp.port;
+  const { host, port: sentPort, end } = parseHostPort(sc.s, sc.i, sc.base);
+  sc.i = end;
+  let port = sentPort;
   if (port === undefined && sc.eat(0x3a)) {
     const digits = /^\d{1,5}/.exec(sc.s.slice(sc.i));
     if (!digits) sc.fail('bad Via port');
@@ -171,7 +171,7 @@ function via(sc: Scanner): Via {
     sc.i += digits[0].length;
   }
   const params = sc.params();
-  const v: Via = { protocol: name.toUpperCase() + '/' + version, transport, host: hp.host, port, params };
+  const v: Via = { protocol: name.toUpperCase() + '/' + version, transport, host, port, params };
   const branch = params.get('branch');
   if (branch !== undefined) {
     if (branch === null) sc.fail('Via branch without value');
