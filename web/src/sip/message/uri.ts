@@ -39,18 +39,37 @@ interface ParsedUri {
 
 const LAZY = Symbol('lazy');
 
+/** Parts in their final shape (the parsers build these directly; no second copy). */
+class ParsedParts implements ParsedUri {
+  constructor(
+    readonly scheme: string,
+    readonly user: string | undefined,
+    readonly password: string | undefined,
+    readonly host: string,
+    readonly port: number | undefined,
+    readonly params: ParamMap,
+    readonly headers: ReadonlyMap<string, string>,
+    readonly opaque: string | undefined,
+  ) {}
+}
+
 function normalizeParts(parts: UriParts): ParsedUri {
+  if (parts instanceof ParsedParts) return parts;
   const p = parts.params;
-  return {
-    scheme: parts.scheme.toLowerCase(),
-    user: parts.user,
-    password: parts.password,
-    host: parts.host,
-    port: parts.port,
-    params: p === undefined ? ParamMap.EMPTY : p instanceof ParamMap ? p : ParamMap.from(p),
-    headers: parts.headers ?? EMPTY_HEADERS,
-    opaque: parts.opaque,
-  };
+  return new ParsedParts(
+    lowerScheme(parts.scheme),
+    parts.user,
+    parts.password,
+    parts.host,
+    parts.port,
+    p === undefined ? ParamMap.EMPTY : p instanceof ParamMap ? p : ParamMap.from(p),
+    parts.headers ?? EMPTY_HEADERS,
+    parts.opaque,
+  );
+}
+
+function lowerScheme(scheme: string): string {
+  return scheme === 'sip' || scheme === 'sips' || scheme === 'tel' ? scheme : scheme.toLowerCase();
 }
 
 export class Uri {
@@ -62,7 +81,7 @@ export class Uri {
   constructor(parts: UriParts | typeof LAZY, text?: string, base = 0) {
     this.#text = text;
     this.#base = base;
-    if (parts !== LAZY) this.#p = normalizeParts(parts);
+    if (parts !== LAZY) this.#p = parts instanceof ParsedParts ? parts : normalizeParts(parts);
   }
 
   /**
@@ -74,7 +93,7 @@ export class Uri {
   }
 
   get #parts(): ParsedUri {
-    return (this.#p ??= normalizeParts(parseUriParts(this.#text ?? '', this.#base)));
+    return (this.#p ??= parseUriParts(this.#text ?? '', this.#base));
   }
 
   get scheme(): string {
@@ -209,7 +228,7 @@ export function parseUri(text: string, base = 0): Uri {
   return new Uri(parseUriParts(text, base), text, base);
 }
 
-function parseUriParts(text: string, base: number): UriParts {
+function parseUriParts(text: string, base: number): ParsedUri {
   const colon = text.indexOf(':');
   if (colon <= 0) throw new ParseError(`not a URI: "${clip(text)}"`, base);
   const scheme = text.slice(0, colon);
@@ -246,7 +265,7 @@ function isScheme(s: string): boolean {
 }
 
 // RFC 3261 §19.1.1 / §25.1: SIP-URI = "sip:" [ userinfo ] hostport uri-parameters [ headers ]
-function parseSipUri(text: string, start: number, base: number): UriParts {
+function parseSipUri(text: string, start: number, base: number): ParsedUri {
   let user: string | undefined;
   let password: string | undefined;
   let i = start;
@@ -266,7 +285,17 @@ function parseSipUri(text: string, start: number, base: number): UriParts {
   }
   const { host, port, end } = parseHostPort(text, i, base);
   const { params, headers } = parseParamsAndHeaders(text, end, base);
-  return { scheme: text.slice(0, start - 1), user, password, host, port, params, headers };
+  const scheme = start === 4 ? 'sip' : start === 5 ? 'sips' : '';
+  return new ParsedParts(
+    scheme || lowerScheme(text.slice(0, start - 1)),
+    user,
+    password,
+    host,
+    port,
+    params,
+    headers,
+    undefined,
+  );
 }
 
 interface HostPort {
@@ -367,7 +396,7 @@ function parseParamsAndHeaders(
 }
 
 // RFC 3966 §3: telephone-subscriber = global-number / local-number, then ;par parameters.
-function parseTelUri(text: string, start: number, base: number): UriParts {
+function parseTelUri(text: string, start: number, base: number): ParsedUri {
   let i = start;
   while (i < text.length && text.charCodeAt(i) !== 0x3b) {
     const c = text.charCodeAt(i);
@@ -387,11 +416,11 @@ function parseTelUri(text: string, start: number, base: number): UriParts {
   if (number.length === 0) throw new ParseError('empty telephone number', base + start);
   const { params, headers } = parseParamsAndHeaders(text, i, base);
   if (headers.size > 0) throw new ParseError('tel URI cannot have headers', base + i);
-  return { scheme: 'tel', user: number, host: '', params };
+  return normalizeParts({ scheme: 'tel', user: number, host: '', params });
 }
 
 // RFC 3860 §3 / RFC 3859 §3: im:/pres: [ to ] [ hnames ], to = mailbox (local-part "@" domain).
-function parseMailboxUri(text: string, start: number, base: number): UriParts {
+function parseMailboxUri(text: string, start: number, base: number): ParsedUri {
   const q = text.indexOf('?', start);
   const mailbox = text.slice(start, q < 0 ? text.length : q);
   const at = mailbox.lastIndexOf('@');
@@ -402,11 +431,11 @@ function parseMailboxUri(text: string, start: number, base: number): UriParts {
   if (end !== mailbox.length || port !== undefined)
     throw new ParseError('bad domain in im/pres URI', base + start + at + 1);
   const { headers } = parseParamsAndHeaders(text, q < 0 ? text.length : q, base);
-  return { scheme: text.slice(0, start - 1), user, host, headers };
+  return normalizeParts({ scheme: text.slice(0, start - 1), user, host, headers });
 }
 
 // RFC 3261 §25.1 absoluteURI: scheme ":" ( hier-part / opaque-part ), kept as text.
-function parseOpaqueUri(text: string, start: number, base: number): UriParts {
+function parseOpaqueUri(text: string, start: number, base: number): ParsedUri {
   if (start >= text.length) throw new ParseError('empty URI', base + start);
   for (let i = start; i < text.length; i++) {
     const c = text.charCodeAt(i);
@@ -414,7 +443,7 @@ function parseOpaqueUri(text: string, start: number, base: number): UriParts {
     if (c === 0x25 && !(isHex(text.charCodeAt(i + 1)) && isHex(text.charCodeAt(i + 2))))
       throw new ParseError('bad escape in URI', base + i);
   }
-  return { scheme: text.slice(0, start - 1), host: '', opaque: text.slice(start) };
+  return normalizeParts({ scheme: text.slice(0, start - 1), host: '', opaque: text.slice(start) });
 }
 
 export function clip(s: string): string {

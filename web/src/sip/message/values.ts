@@ -216,16 +216,47 @@ export interface CSeq {
 export function parseCSeq(value: string, base = 0): CSeq {
   const sc: Scanner = new Scanner(value, base);
   sc.ws();
-  const m = /^\d+/.exec(value.slice(sc.i));
-  if (!m) sc.fail('bad CSeq number');
-  const seq = toInt(m[0], 2 ** 31 - 1, base, 'CSeq');
-  sc.i += m[0].length;
+  const start = sc.i;
+  const end = digitsEnd(value, start);
+  if (end === start) sc.fail('bad CSeq number');
+  const seq = readUint(value, start, end, 2 ** 31 - 1, base, 'CSeq');
+  sc.i = end;
   const before = sc.i;
   sc.ws();
   if (sc.i === before) sc.fail('expected whitespace in CSeq');
   const method = sc.token('CSeq method');
   sc.end('CSeq');
   return { seq, method };
+}
+
+/** Index just past the run of ASCII digits starting at i. */
+function digitsEnd(s: string, i: number): number {
+  while (i < s.length) {
+    const c = s.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) break;
+    i++;
+  }
+  return i;
+}
+
+/** The digits s[start, end) as a number, refused above max (no regex, no substring on the common path). */
+function readUint(s: string, start: number, end: number, max: number, base: number, what: string): number {
+  if (end - start > 12) return toInt(s.slice(start, end), max, base, what);
+  let n = 0;
+  for (let i = start; i < end; i++) n = n * 10 + (s.charCodeAt(i) - 0x30);
+  if (n > max) throw new ParseError(`${what} value ${clip(s.slice(start, end))} out of range`, base);
+  return n;
+}
+
+/** A header value that is only digits (surrounding whitespace allowed), as a number up to max. */
+function wholeUint(value: string, max: number, base: number, what: string): number {
+  let start = 0;
+  let end = value.length;
+  while (start < end && (value.charCodeAt(start) === 0x20 || value.charCodeAt(start) === 0x09)) start++;
+  while (end > start && (value.charCodeAt(end - 1) === 0x20 || value.charCodeAt(end - 1) === 0x09)) end--;
+  if (end === start || digitsEnd(value, start) !== end)
+    throw new ParseError(`bad ${what} "${clip(value.trim())}"`, base);
+  return readUint(value, start, end, max, base, what);
 }
 
 function toInt(digits: string, max: number, base: number, what: string): number {
@@ -236,9 +267,7 @@ function toInt(digits: string, max: number, base: number, what: string): number 
 
 /** delta-seconds = 1*DIGIT, at most 2**32-1 (RFC 3261 §20.19, §25.1). */
 export function deltaSeconds(text: string, base: number, what: string): number {
-  const t = text.trim();
-  if (!/^\d+$/.test(t)) throw new ParseError(`bad ${what} "${clip(t)}"`, base);
-  return toInt(t, 2 ** 32 - 1, base, what);
+  return wholeUint(text, 2 ** 32 - 1, base, what);
 }
 
 export function parseDeltaSeconds(value: string, base = 0): number {
@@ -247,15 +276,11 @@ export function parseDeltaSeconds(value: string, base = 0): number {
 
 // RFC 3261 §20.22: Max-Forwards = 1*DIGIT, 0–255.
 export function parseMaxForwards(value: string, base = 0): number {
-  const t = value.trim();
-  if (!/^\d+$/.test(t)) throw new ParseError(`bad Max-Forwards "${clip(t)}"`, base);
-  return toInt(t, 255, base, 'Max-Forwards');
+  return wholeUint(value, 255, base, 'Max-Forwards');
 }
 
 export function parseContentLength(value: string, base = 0): number {
-  const t = value.trim();
-  if (!/^\d+$/.test(t)) throw new ParseError(`bad Content-Length "${clip(t)}"`, base);
-  return toInt(t, 2 ** 31 - 1, base, 'Content-Length');
+  return wholeUint(value, 2 ** 31 - 1, base, 'Content-Length');
 }
 
 // RFC 3261 §8.1.1.4: callid = word [ "@" word ]
