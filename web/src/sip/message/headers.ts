@@ -274,7 +274,6 @@ export const T = Object.fromEntries(
   ]),
 ) as { readonly [K in keyof typeof DEFINITIONS]: HeaderType };
 
-const TYPES_LIST: HeaderType[] = Object.values(T);
 export const HEADER_TYPES: ReadonlyMap<string, HeaderType> = new Map(Object.values(T).map((t) => [t.key, t]));
 
 export interface HeaderField {
@@ -301,8 +300,8 @@ export class SipHeaders implements Iterable<HeaderField> {
    * come before changes in practice: a proxy reads, then rewrites and sends).
    */
   #parsed: unknown[] | undefined;
-  /** typed results by HeaderType.ord (NONE: absent), memoised until a change */
-  #results: unknown[] | undefined;
+  /** concatenated values of list headers spread over several fields, until a change */
+  #lists: Map<HeaderType, unknown[]> | undefined;
   /** OR of the `bit`s of the typed headers present (undefined: not computed since the last change) */
   #mask: number | undefined;
 
@@ -412,7 +411,7 @@ export class SipHeaders implements Iterable<HeaderField> {
 
   #changed(): void {
     this.#parsed = undefined;
-    this.#results = undefined;
+    this.#lists = undefined;
     this.#mask = undefined;
   }
 
@@ -463,42 +462,34 @@ export class SipHeaders implements Iterable<HeaderField> {
 
   /** `typed` for a header type from `T` (no lookup by name). */
   typedOf<V>(type: HeaderType): V | undefined {
-    const memo = this.#results?.[type.ord];
-    if (memo !== undefined) return memo === NONE ? undefined : (memo as V);
-    let result: unknown = undefined;
-    if (this.#maybe(type)) {
-      const fields = this.#fields;
-      let found = -1;
-      for (let i = 0; i < fields.length; i++) {
-        const f = fields[i] as HeaderField;
-        if (typeOf(f) !== type) continue;
-        if (found < 0) found = i;
-        else if (!type.repeatable) throw new ParseError(`more than one ${f.name} header`, f.offset);
-      }
-      if (found >= 0) result = this.#parseAt(found, type);
+    if (!this.#maybe(type)) return undefined;
+    const fields = this.#fields;
+    let found = -1;
+    for (let i = 0; i < fields.length; i++) {
+      const f = fields[i] as HeaderField;
+      if (typeOf(f) !== type) continue;
+      if (found < 0) found = i;
+      else if (!type.repeatable) throw new ParseError(`more than one ${f.name} header`, f.offset);
     }
-    (this.#results ??= new Array<unknown>(TYPES_LIST.length))[type.ord] =
-      result === undefined ? NONE : result;
-    return result as V | undefined;
+    return found < 0 ? undefined : (this.#parseAt(found, type) as V);
   }
 
   /** `typedList` for a header type from `T` (no lookup by name). */
   typedListOf<V>(type: HeaderType): V[] {
-    const memo = this.#results?.[type.ord];
-    if (memo !== undefined) return memo as V[];
+    if (!this.#maybe(type)) return [];
+    const cached = this.#lists?.get(type);
+    if (cached !== undefined) return cached as V[];
+    const fields = this.#fields;
     let out: unknown[] = [];
-    if (this.#maybe(type)) {
-      const fields = this.#fields;
-      let count = 0;
-      for (let i = 0; i < fields.length; i++) {
-        if (typeOf(fields[i] as HeaderField) !== type) continue;
-        const v = this.#parseAt(i, type);
-        const values = type.list ? (v as unknown[]) : [v];
-        // One field: hand out its own parsed array; more: concatenate.
-        out = count++ === 0 ? values : out.concat(values);
-      }
+    let count = 0;
+    for (let i = 0; i < fields.length; i++) {
+      if (typeOf(fields[i] as HeaderField) !== type) continue;
+      const v = this.#parseAt(i, type);
+      const values = type.list ? (v as unknown[]) : [v];
+      // One field: its own parsed array (cached with the field); more: one concatenation, cached here.
+      out = count++ === 0 ? values : out.concat(values);
     }
-    (this.#results ??= new Array<unknown>(TYPES_LIST.length))[type.ord] = out;
+    if (count > 1) (this.#lists ??= new Map()).set(type, out);
     return out as V[];
   }
 
