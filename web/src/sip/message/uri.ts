@@ -324,27 +324,31 @@ export function parseHostPort(text: string, i: number, base: number): HostPort {
     i = close + 1;
     host = text.slice(start, i);
   } else {
-    while (i < text.length) {
+    // hostname / IPv4address: alphanumerics, "-" and "."; no leading "." or "-", no empty label.
+    const len = text.length;
+    let prev = 0x2e;
+    for (; i < len; i++) {
       const c = text.charCodeAt(i);
-      if (c < 128 && HOSTCHAR[c] === 1) i++;
-      else break;
+      if (c >= 128 || HOSTCHAR[c] !== 1) break;
+      if (prev === 0x2e && (c === 0x2e || c === 0x2d))
+        throw new ParseError(`bad host "${clip(text.slice(start))}"`, base + i);
+      prev = c;
     }
+    if (i === start) throw new ParseError(`bad host "${clip(text.slice(start))}"`, base + start);
     host = text.slice(start, i);
-    if (
-      host.length === 0 ||
-      host.charCodeAt(0) === 0x2e ||
-      host.charCodeAt(0) === 0x2d ||
-      host.includes('..')
-    )
-      throw new ParseError(`bad host "${clip(text.slice(start))}"`, base + start);
   }
   let port: number | undefined;
   if (text.charCodeAt(i) === 0x3a /* : */) {
     const ps = ++i;
-    while (i < text.length && text.charCodeAt(i) >= 0x30 && text.charCodeAt(i) <= 0x39) i++;
+    let n = 0;
+    for (; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if (c < 0x30 || c > 0x39) break;
+      n = n * 10 + c - 0x30;
+    }
     if (i === ps || i - ps > 5) throw new ParseError('bad port', base + ps);
-    port = Number(text.slice(ps, i));
-    if (port > 65535) throw new ParseError('port out of range', base + ps);
+    if (n > 65535) throw new ParseError('port out of range', base + ps);
+    port = n;
   }
   HOST_PORT.host = host;
   HOST_PORT.port = port;
