@@ -8,7 +8,7 @@ const coreForbiddenGlobals = ['setTimeout', 'setInterval', 'clearTimeout', 'clea
   message: 'The sans-IO core takes time, randomness, logging and I/O as inputs (STYLE.md): inject it.',
 }));
 
-/** @param {string[]} groups */
+/** @param {string[]} groups @param {string} message */
 const forbid = (groups, message) => ({ patterns: groups.map((group) => ({ group: [group], message })) });
 
 export default tseslint.config(
