@@ -89,6 +89,38 @@ function mutate(
   return Uint8Array.from(b);
 }
 
+describe('property: arbitrary input', () => {
+  it('random bytes and random text either parse or throw ParseError', () => {
+    const check = (input: Uint8Array | string): void => {
+      for (const lazy of [false, true]) {
+        try {
+          parseMessage(input, { lazy });
+        } catch (e) {
+          expect(e).toBeInstanceOf(ParseError);
+          expect((e as Error).cause, 'an internal error wrapped as ParseError').toBeUndefined();
+        }
+      }
+    };
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 512 }), (b) => check(b)),
+      { numRuns: 1000 },
+    );
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 256 }), (t) => check(t)),
+      { numRuns: 1000 },
+    );
+    // A plausible head with random junk after it reaches the deeper parsers.
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 120 }), (t) =>
+        check(
+          `MESSAGE sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: ${t}\r\nTo: <sip:a@b>\r\nCall-ID: x\r\nCSeq: 1 MESSAGE\r\nContact: ${t}\r\nX: ${t}\r\n\r\n`,
+        ),
+      ),
+      { numRuns: 1000 },
+    );
+  });
+});
+
 describe('property: mutated messages', () => {
   it('either parse or throw ParseError — never anything else, never a hang', () => {
     fc.assert(
@@ -100,11 +132,13 @@ describe('property: mutated messages', () => {
           parseMessage(serializeMessage(msg));
         } catch (e) {
           expect(e).toBeInstanceOf(ParseError);
+          expect((e as Error).cause, 'an internal error wrapped as ParseError').toBeUndefined();
         }
         try {
           parseMessage(bytes, { lazy: true });
         } catch (e) {
           expect(e).toBeInstanceOf(ParseError);
+          expect((e as Error).cause, 'an internal error wrapped as ParseError').toBeUndefined();
         }
       }),
       { numRuns: 2000 },

@@ -19,7 +19,10 @@ describe('RFC 4475 torture messages: the parse column of EXPECTED.tsv', () => {
       } catch (e) {
         error = e;
       }
-      if (error !== undefined) expect(error).toBeInstanceOf(ParseError);
+      if (error !== undefined) {
+        expect(error).toBeInstanceOf(ParseError);
+        expect((error as Error).cause, 'an internal error wrapped as ParseError').toBeUndefined();
+      }
       if (c.parse === 'accept') expect(error, String(error)).toBeUndefined();
       if (c.parse === 'reject') expect(msg).toBeUndefined();
       // An either row whose uas column names a status must still end with it (badvers → 505).

@@ -39,8 +39,11 @@ export function parseMessage(data: Uint8Array | string, options: ParseOptions = 
     return typeof data === 'string' ? parseText(data, options) : parseBytes(data, options);
   } catch (e) {
     if (e instanceof ParseError) throw e;
-    // The parser's own contract: nothing but ParseError leaves it, whatever the input.
-    throw new ParseError(`unparseable message: ${e instanceof Error ? e.message : String(e)}`, 0);
+    // The parser's own contract: nothing but ParseError leaves it, whatever the input. Such an error is a bug
+    // of ours, not the peer's: it keeps the original as `cause` (tests assert there is none).
+    const wrapped = new ParseError(`unparseable message: ${e instanceof Error ? e.message : String(e)}`, 0);
+    Object.defineProperty(wrapped, 'cause', { value: e });
+    throw wrapped;
   }
 }
 
