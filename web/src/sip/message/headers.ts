@@ -179,11 +179,13 @@ export function knownNameAt(s: string, start: number, end: number): NameInfo | u
   const len = end - start;
   const candidates = (knownByFirst ??= buildKnownByFirst())[s.charCodeAt(start) | 0x20];
   if (candidates !== undefined) {
-    next: for (const [lower, info] of candidates) {
+    next: for (let c = 0; c < candidates.length; c++) {
+      const candidate = candidates[c] as readonly [string, NameInfo];
+      const lower = candidate[0];
       if (lower.length !== len) continue;
       for (let k = 1; k < len; k++)
         if ((s.charCodeAt(start + k) | 0x20) !== lower.charCodeAt(k)) continue next;
-      return info;
+      return candidate[1];
     }
   }
   return undefined;

@@ -156,7 +156,7 @@ function via(sc: Scanner): Via {
   sc.expect(0x2f, '"/" in Via');
   const version = sc.token('protocol version');
   sc.expect(0x2f, '"/" in Via');
-  const transport = sc.token('transport').toUpperCase();
+  const transport = upper(sc.token('transport'));
   const before = sc.i;
   sc.ws();
   if (sc.i === before) sc.fail('expected whitespace before Via sent-by');
@@ -164,30 +164,44 @@ function via(sc: Scanner): Via {
   sc.i = end;
   let port = sentPort;
   if (port === undefined && sc.eat(0x3a)) {
-    const digits = /^\d{1,5}/.exec(sc.s.slice(sc.i));
-    if (!digits) sc.fail('bad Via port');
-    port = Number(digits[0]);
-    if (port > 65535) sc.fail('Via port out of range');
-    sc.i += digits[0].length;
+    const start = sc.i;
+    const stop = digitsEnd(sc.s, start);
+    if (stop === start || stop - start > 5) sc.fail('bad Via port');
+    port = readUint(sc.s, start, stop, 65535, sc.base, 'Via port');
+    sc.i = stop;
   }
   const params = sc.params();
-  const v: Via = { protocol: name.toUpperCase() + '/' + version, transport, host, port, params };
   const branch = params.get('branch');
-  if (branch !== undefined) {
-    if (branch === null) sc.fail('Via branch without value');
-    v.branch = branch;
-  }
+  if (branch === null) sc.fail('Via branch without value');
   const received = params.get('received');
-  if (received !== undefined) v.received = received ?? '';
   const rport = params.get('rport');
+  let rportValue: number | null | undefined;
   if (rport !== undefined) {
-    if (rport !== null && !/^\d{1,5}$/.test(rport)) sc.fail('bad Via rport');
-    v.rport = rport === null ? null : Number(rport);
+    if (rport !== null && (rport.length === 0 || digitsEnd(rport, 0) !== rport.length || rport.length > 5))
+      sc.fail('bad Via rport');
+    rportValue = rport === null ? null : readUint(rport, 0, rport.length, 65535, sc.base, 'Via rport');
   }
   const ttl = params.get('ttl');
   if (ttl !== undefined && (ttl === null || !/^\d{1,3}$/.test(ttl) || Number(ttl) > 255))
     sc.fail('bad Via ttl');
-  return v;
+  // Every Via has the same shape (all properties present), so code reading them stays monomorphic.
+  return {
+    protocol: name === 'SIP' && version === '2.0' ? 'SIP/2.0' : upper(name) + '/' + version,
+    transport,
+    host,
+    port,
+    params,
+    branch,
+    received: received === undefined ? undefined : (received ?? ''),
+    rport: rportValue,
+  };
+}
+
+/** Uppercase, without a new string for the spellings that are already upper case. */
+function upper(s: string): string {
+  return s === 'UDP' || s === 'TCP' || s === 'TLS' || s === 'WS' || s === 'WSS' || s === 'SCTP'
+    ? s
+    : s.toUpperCase();
 }
 
 export function parseVia(value: string, base = 0): Via[] {
