@@ -35,7 +35,18 @@ export interface GatewayConfig {
   /** the gateway's own SIP listeners toward the PBX; undefined: off */
   readonly sipUdp: HostPort | undefined;
   readonly sipTcp: HostPort | undefined;
-  readonly upstream: UpstreamConfig;
+  /** the PBX every browser request goes to; undefined: embedded mode (the built-in SIP core, gateway/core/) */
+  readonly upstream: UpstreamConfig | undefined;
+  /** embedded mode: state (users.json, messages.sqlite) */
+  readonly dataDir: string;
+  /** embedded mode: the SIP domain of the users and the digest realm */
+  readonly domain: string;
+  /** embedded mode: how long a group of forked branches rings before the next group (ms) */
+  readonly branchTimeoutMs: number;
+  /** embedded mode: the shortest registration accepted (423 below it), seconds */
+  readonly minExpires: number;
+  /** the app's files served on the HTTP port (undefined: none) */
+  readonly staticDir: string | undefined;
   /** Origin allow-list; empty: same origin only; `*`: any */
   readonly origins: readonly string[];
   readonly allowMissingOrigin: boolean;
@@ -88,21 +99,53 @@ export const OPTIONS: readonly OptionSpec[] = [
     flag: 'sip-udp',
     kind: 'string',
     arg: '[HOST:]PORT|off',
-    default: '0.0.0.0:5070',
-    help: "the gateway's own SIP/UDP listener (toward the PBX)",
+    help: "the gateway's own SIP/UDP listener (toward the PBX, or for outside peers in embedded mode) [5070 with --upstream, 5060 embedded]",
   },
   {
     flag: 'sip-tcp',
     kind: 'string',
     arg: '[HOST:]PORT|off',
-    default: '0.0.0.0:5070',
-    help: "the gateway's own SIP/TCP listener (also used for requests over 1300 bytes)",
+    help: "the gateway's own SIP/TCP listener (also used for requests over 1300 bytes) [5070 with --upstream, 5060 embedded]",
   },
   {
     flag: 'upstream',
     kind: 'string',
     arg: 'URI',
-    help: 'the PBX/proxy every browser request goes to: sip:HOST[:PORT][;transport=udp|tcp] (required)',
+    help: 'the PBX/proxy every browser request goes to: sip:HOST[:PORT][;transport=udp|tcp]; without it the built-in SIP core runs (embedded mode)',
+  },
+  {
+    flag: 'data-dir',
+    kind: 'string',
+    arg: 'DIR',
+    default: './data',
+    help: 'embedded mode: where users.json and the message store live',
+  },
+  {
+    flag: 'domain',
+    kind: 'string',
+    arg: 'DOMAIN',
+    default: 'localhost',
+    help: 'embedded mode: the SIP domain of the users (and the digest realm)',
+  },
+  {
+    flag: 'branch-timeout',
+    kind: 'string',
+    arg: 'MS',
+    default: '10000',
+    help: 'embedded mode: how long forked branches ring before the next q-value group is tried',
+  },
+  {
+    flag: 'min-expires',
+    kind: 'string',
+    arg: 'SECONDS',
+    default: '60',
+    help: 'embedded mode: shortest registration accepted (423 Interval Too Brief below it)',
+  },
+  {
+    flag: 'static',
+    kind: 'string',
+    arg: 'DIR|off',
+    help: "the app's files served on the HTTP port [dist, when it exists]",
   },
   {
     flag: 'origin',
@@ -218,9 +261,10 @@ export function helpText(): string {
   const width = Math.max(...rows.map((r) => r.left.length));
   const envWidth = Math.max(...rows.map((r) => r.env.length));
   return [
-    "Usage: npm run gateway -- --upstream 'sip:PBX:5060;transport=udp' [options]",
+    "Usage: npm run gateway -- [--upstream 'sip:PBX:5060;transport=udp'] [options]",
     '',
-    'SIP-over-WebSocket edge proxy (RFC 7118, RFC 5626) in front of a PBX reached over UDP or TCP.',
+    'SIP-over-WebSocket edge proxy (RFC 7118, RFC 5626) in front of a PBX reached over UDP or TCP, or, without',
+    '--upstream, with its built-in SIP core (registrar, forking proxy, message store; embedded mode).',
     'Every option can also be set by its environment variable (flags win; lists comma-separated;',
     'booleans 1/true/yes/on).',
     '',
@@ -336,8 +380,6 @@ export function parseConfig(
 
   const host = str('host') ?? '0.0.0.0';
   const upstreamText = str('upstream');
-  if (upstreamText === undefined)
-    throw new ConfigError(`--upstream (${envName('upstream')}) is required: the PBX or proxy to relay to`);
   const certFile = str('tls-cert');
   const keyFile = str('tls-key');
   if ((certFile === undefined) !== (keyFile === undefined))
@@ -348,13 +390,20 @@ export function parseConfig(
   const logLevel = str('log-level') ?? 'info';
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel))
     throw new ConfigError(`--log-level: unknown level "${logLevel}"`);
-  const sipUdp = parseListen(str('sip-udp') ?? 'off', '--sip-udp', host);
-  const sipTcp = parseListen(str('sip-tcp') ?? 'off', '--sip-tcp', host);
-  const upstream = parseUpstream(upstreamText);
-  if (upstream.transport === 'udp' && sipUdp === undefined)
+  // Embedded mode listens where outside SIP peers expect a SIP server (5060); beside a PBX the default stays
+  // off the PBX's port.
+  const defaultSip = upstreamText === undefined ? '0.0.0.0:5060' : '0.0.0.0:5070';
+  const sipUdp = parseListen(str('sip-udp') ?? defaultSip, '--sip-udp', host);
+  const sipTcp = parseListen(str('sip-tcp') ?? defaultSip, '--sip-tcp', host);
+  const upstream = upstreamText === undefined ? undefined : parseUpstream(upstreamText);
+  if (upstream?.transport === 'udp' && sipUdp === undefined)
     throw new ConfigError('a UDP upstream needs --sip-udp (the gateway sends and receives SIP on it)');
-  if (upstream.transport === 'tcp' && sipTcp === undefined)
+  if (upstream?.transport === 'tcp' && sipTcp === undefined)
     throw new ConfigError('a TCP upstream needs --sip-tcp (the PBX connects to it to reach the browsers)');
+  const domain = (str('domain') ?? 'localhost').trim().toLowerCase();
+  if (!/^[a-z0-9.-]+$|^\[[0-9a-f:.]+\]$/.test(domain))
+    throw new ConfigError(`--domain: not a host name: "${domain}"`);
+  const staticText = str('static');
 
   const config: GatewayConfig = {
     host,
@@ -362,6 +411,11 @@ export function parseConfig(
     sipUdp,
     sipTcp,
     upstream,
+    dataDir: str('data-dir') ?? './data',
+    domain,
+    branchTimeoutMs: parseInteger(str('branch-timeout') ?? '10000', '--branch-timeout', 1, 3_600_000),
+    minExpires: parseInteger(str('min-expires') ?? '60', '--min-expires', 1, 86_400),
+    staticDir: staticText === 'off' ? undefined : (staticText ?? 'dist'),
     origins: list('origin'),
     allowMissingOrigin: bool('allow-missing-origin'),
     tls: certFile !== undefined && keyFile !== undefined ? { certFile, keyFile } : undefined,
@@ -397,6 +451,7 @@ export function parseConfig(
 export function gatewayConfig(
   overrides: Partial<GatewayConfig> & Pick<GatewayConfig, 'upstream'>,
 ): GatewayConfig {
+  // (embedded mode: pass `upstream: undefined`)
   const { config } = parseConfig([], { GATEWAY_UPSTREAM: 'sip:127.0.0.1:5060' }) as { config: GatewayConfig };
   return { ...config, ...overrides, limits: { ...config.limits, ...(overrides.limits ?? {}) } };
 }

@@ -5,7 +5,7 @@
  *   HTTP(S) :port ── /healthz, /metrics
  *              └──── upgrade, subprotocol sip ──► WsSipService ──► EdgeProxy ◄──► UDP/TCP listeners ◄──► upstream
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
@@ -14,6 +14,9 @@ import pino, { type Logger } from 'pino';
 
 import { ParseError, parseMessage } from '../web/src/sip/index.ts';
 import type { GatewayConfig } from './config.ts';
+import { coreLinkToEdge, edgeNetToCore, linkUpstream, openEmbeddedState } from './core/embedded.ts';
+import { SipCore } from './core/sip-core.ts';
+import { staticFiles } from './core/static-files.ts';
 import { answerUnparseable } from './edge/bad-message.ts';
 import { EdgeProxy, type UpstreamTarget } from './edge/edge-proxy.ts';
 import { FlowTokens } from './edge/flow-token.ts';
@@ -31,6 +34,8 @@ export interface Gateway {
   readonly tcpPort: number;
   readonly publicHost: string;
   readonly metrics: GatewayMetrics;
+  /** the embedded SIP core (undefined beside a PBX) */
+  readonly core: SipCore | undefined;
   /** Graceful stop: no new connections, in-flight transactions get `graceMs`, WebSockets close with 1001. */
   close(graceMs?: number): Promise<void>;
 }
@@ -39,6 +44,8 @@ export interface GatewayDeps {
   readonly log?: Logger | undefined;
   /** Overrides of RFC 3261 timers (tests). */
   readonly timers?: { T1?: number; T2?: number; T4?: number } | undefined;
+  /** Embedded mode: the clock of Date/Expires for stored messages (tests). */
+  readonly wallClock?: (() => number) | undefined;
 }
 
 const WILDCARDS = new Set(['0.0.0.0', '::', '']);
@@ -59,7 +66,8 @@ function defaultPublicHost(config: GatewayConfig): string {
   return '127.0.0.1';
 }
 
-async function resolveUpstream(config: GatewayConfig): Promise<UpstreamTarget> {
+async function resolveUpstream(config: GatewayConfig): Promise<UpstreamTarget | undefined> {
+  if (config.upstream === undefined) return undefined;
   const { host, port, transport } = config.upstream;
   if (host.toLowerCase().endsWith('.invalid')) throw new Error('the upstream host is .invalid');
   const ip = isIP(host) !== 0 ? host : (await lookup(host)).address;
@@ -69,7 +77,10 @@ async function resolveUpstream(config: GatewayConfig): Promise<UpstreamTarget> {
 export async function startGateway(config: GatewayConfig, deps: GatewayDeps = {}): Promise<Gateway> {
   const log = deps.log ?? pino({ level: config.logLevel, base: { service: 'gateway' } });
   const metrics = new GatewayMetrics();
-  const upstream = await resolveUpstream(config);
+  const resolved = await resolveUpstream(config);
+  // Embedded mode (no --upstream): the built-in SIP core takes the upstream's place (gateway/core/).
+  const state = resolved === undefined ? openEmbeddedState(config, log) : undefined;
+  let core: SipCore | undefined;
   const tokens = new FlowTokens({ secret: config.flowSecret });
   const tls =
     config.tls === undefined
@@ -79,6 +90,9 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps = {}
   // The edge proxy is created once the ports are known; the listeners hand it messages through this slot.
   let edge: EdgeProxy | undefined;
   const cleanup: (() => Promise<void> | void)[] = [];
+  if (state !== undefined) cleanup.push(() => state.close());
+  /** flow token of each WebSocket connection (embedded mode: its bindings go when it closes) */
+  const flowTokens = new Map<number, string>();
 
   try {
     const udp =
@@ -97,7 +111,9 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps = {}
               if (answer !== undefined) udp?.send(answer, from.address, from.port);
               return;
             }
-            edge.receiveFromNet(message, { transport: 'udp', host: from.address, port: from.port });
+            const source = { transport: 'udp', host: from.address, port: from.port } as const;
+            if (core !== undefined) core.receiveFromNet(message, source);
+            else edge.receiveFromNet(message, source);
           });
     if (udp !== undefined) cleanup.push(() => udp.close());
 
@@ -108,13 +124,16 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps = {}
             config.sipTcp.host,
             config.sipTcp.port,
             {
-              onMessage: (message, peer) =>
-                edge?.receiveFromNet(message, {
+              onMessage: (message, peer) => {
+                const source = {
                   transport: 'tcp',
                   host: peer.host,
                   port: peer.port,
                   connectionId: peer.connectionId,
-                }),
+                } as const;
+                if (core !== undefined) core.receiveFromNet(message, source);
+                else edge?.receiveFromNet(message, source);
+              },
               onInvalid: (bytes, error, reply) => {
                 metrics.drops.inc({ reason: 'unparseable' });
                 const answer = answerUnparseable(bytes, error.statusHint);
@@ -127,7 +146,8 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps = {}
                   'closing a TCP connection that cannot be framed',
                 );
               },
-              onClose: (connectionId) => edge?.tcpClosed(connectionId),
+              onClose: (connectionId) =>
+                core !== undefined ? core.tcpClosed(connectionId) : edge?.tcpClosed(connectionId),
             },
             { maxMessageBytes: config.limits.maxMessageBytes },
           );
@@ -139,9 +159,11 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps = {}
       log,
       metrics,
       onOpen: (connection) => {
+        const token = tokens.mint(connection.id);
+        if (state !== undefined) flowTokens.set(connection.id, token);
         edge?.addFlow({
           connectionId: connection.id,
-          token: tokens.mint(connection.id),
+          token,
           transport: connection.secure ? 'wss' : 'ws',
           remoteHost: connection.remoteHost,
           remotePort: connection.remotePort,
@@ -149,10 +171,18 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps = {}
         });
       },
       onMessage: (connection, message, size) => edge?.receiveFromWs(connection.id, message, size),
-      onClose: (connection) => edge?.removeFlow(connection.id),
+      onClose: (connection) => {
+        edge?.removeFlow(connection.id);
+        const token = flowTokens.get(connection.id);
+        flowTokens.delete(connection.id);
+        if (token !== undefined) core?.flowClosed(token);
+      },
     });
     cleanup.push(() => ws.stop());
 
+    // The app's files (embedded mode's `npm start` serves dist/ on the WebSocket's port).
+    const staticDir =
+      config.staticDir !== undefined && existsSync(config.staticDir) ? config.staticDir : undefined;
     const health: HttpHandler = (_request, response) => {
       response.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' }).end(
         JSON.stringify({
@@ -160,7 +190,9 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps = {}
           connections: ws.size,
           flows: metrics.flows.get(),
           transactions: metrics.transactions.get(),
-          upstream: `${upstream.transport}:${upstream.host}:${upstream.port}`,
+          upstream:
+            upstream === undefined ? 'embedded' : `${upstream.transport}:${upstream.host}:${upstream.port}`,
+          ...(state === undefined ? {} : { bindings: core?.location.size ?? 0, stored: state.store.size }),
         }),
       );
     };
@@ -175,6 +207,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps = {}
         ['/healthz', health],
         ['/metrics', metricsRoute],
       ]),
+      fallback: staticDir === undefined ? undefined : staticFiles(staticDir),
       services: [ws],
       origins: new OriginPolicy(config.origins, config.allowMissingOrigin),
       log,
@@ -183,11 +216,15 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps = {}
     cleanup.push(() => http.close());
 
     const publicHost = config.publicHost ?? defaultPublicHost(config);
-    const publicPorts = {
+    const sipPorts = {
       udp: config.publicPorts.udp ?? udp?.port,
       tcp: config.publicPorts.tcp ?? tcp?.port,
-      ws: config.publicPorts.ws ?? http.port,
     };
+    const wsPort = config.publicPorts.ws ?? http.port;
+    // Embedded mode: the SIP listeners are the core's; the edge has only its WebSocket port, which also names
+    // its side of the link to the core in Path and Record-Route (so the core and the edge tell their URIs apart).
+    const publicPorts =
+      state === undefined ? { ...sipPorts, ws: wsPort } : { udp: undefined, tcp: wsPort, ws: wsPort };
     const hosts = new Set<string>([publicHost]);
     for (const listen of [config.sipUdp, config.sipTcp, { host: config.host }]) {
       if (listen === undefined) continue;
@@ -197,25 +234,64 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps = {}
     const ports = [udp?.port, tcp?.port, http.port, publicPorts.udp, publicPorts.tcp, publicPorts.ws].filter(
       (p): p is number => p !== undefined,
     );
+    const edgePorts = state === undefined ? ports : [http.port, wsPort];
+    const corePort = sipPorts.tcp ?? sipPorts.udp ?? 5060;
+    const upstream = resolved ?? linkUpstream(publicHost, corePort);
+    const edgeOwn = new OwnAddresses(hosts, edgePorts);
+    if (state !== undefined) {
+      const coreHosts = new Set([...hosts].map((h) => h.toLowerCase()));
+      core = new SipCore({
+        domain: config.domain,
+        users: state.users,
+        store: state.store,
+        publicHost,
+        ports: sipPorts,
+        own: new OwnAddresses(
+          hosts,
+          [sipPorts.udp, sipPorts.tcp, udp?.port, tcp?.port].filter((p): p is number => p !== undefined),
+        ),
+        localHosts: coreHosts,
+        link: coreLinkToEdge(() => edge, upstream, edgeOwn),
+        net: {
+          sendUdp: (data, host, port) => udp?.send(data, host, port),
+          sendTcp: (data, target, onError) =>
+            tcp === undefined ? onError() : tcp.send(data, target, onError),
+          udpAvailable: udp !== undefined,
+          tcpAvailable: tcp !== undefined,
+        },
+        log,
+        metrics,
+        timers: deps.timers,
+        wallClock: deps.wallClock,
+        branchTimeoutMs: config.branchTimeoutMs,
+        minExpires: config.minExpires,
+      });
+    }
+    const sipCore = core;
     edge = new EdgeProxy({
       upstream,
       publicHost,
       publicPorts,
       wsTransport: tls === undefined ? 'ws' : 'wss',
-      own: new OwnAddresses(hosts, ports),
-      usePath: config.usePath,
+      own: edgeOwn,
+      // The core stores Path (it is ours); compatibility mode is for registrars without it.
+      usePath: state === undefined ? config.usePath : true,
       tokens,
-      net: {
-        sendUdp: (data, host, port) => udp?.send(data, host, port),
-        sendTcp: (data, target, onError) => (tcp === undefined ? onError() : tcp.send(data, target, onError)),
-        tcpAvailable: tcp !== undefined,
-      },
+      net:
+        state !== undefined
+          ? edgeNetToCore(() => core, log)
+          : {
+              sendUdp: (data, host, port) => udp?.send(data, host, port),
+              sendTcp: (data, target, onError) =>
+                tcp === undefined ? onError() : tcp.send(data, target, onError),
+              tcpAvailable: tcp !== undefined,
+            },
       metrics,
       log,
       timers: deps.timers,
     });
     const proxy = edge;
-    if (config.flowSecret === undefined)
+    if (config.flowSecret === undefined && state === undefined)
       log.warn(
         'no --flow-secret: a random one is used; a restart invalidates every flow token (browsers re-register)',
       );
@@ -225,7 +301,9 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps = {}
         udp: udp?.port,
         tcp: tcp?.port,
         publicHost,
-        upstream: `${upstream.transport}:${upstream.host}:${upstream.port}`,
+        upstream:
+          resolved === undefined ? 'embedded' : `${upstream.transport}:${upstream.host}:${upstream.port}`,
+        ...(state === undefined ? {} : { domain: config.domain, dataDir: config.dataDir, static: staticDir }),
         path: config.usePath,
         tls: tls !== undefined,
       },
@@ -239,16 +317,19 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps = {}
       tcpPort: tcp?.port ?? 0,
       publicHost,
       metrics,
+      core: sipCore,
       close(graceMs = config.shutdownGraceMs) {
         closing ??= (async () => {
           log.info({ graceMs }, 'shutting down');
           http.stopAccepting();
           // Let relayed requests get their final responses (the WebSockets are still open to carry them).
           const deadline = Date.now() + graceMs;
-          while (proxy.inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+          while ((proxy.inFlight > 0 || (sipCore?.inFlight ?? 0) > 0) && Date.now() < deadline)
+            await new Promise((r) => setTimeout(r, 25));
           ws.closeAll();
           await ws.drain(Math.min(1000, Math.max(100, graceMs)));
           proxy.close();
+          sipCore?.close();
           for (const step of cleanup.reverse()) await step();
           log.info('gateway stopped');
         })();

@@ -5,7 +5,8 @@
  */
 import pino from 'pino';
 
-import { ConfigError, helpText, parseConfig } from './config.ts';
+import { ConfigError, helpText, parseConfig, type GatewayConfig } from './config.ts';
+import { UsersFileError } from './core/users.ts';
 import { startGateway } from './gateway.ts';
 
 async function main(): Promise<number> {
@@ -25,7 +26,32 @@ async function main(): Promise<number> {
   }
   const config = parsed.config;
   const log = pino({ level: config.logLevel, base: { service: 'gateway' } });
-  const gateway = await startGateway(config, { log });
+  let gateway;
+  try {
+    gateway = await startGateway(config, { log });
+  } catch (error) {
+    const message = startFailure(error, config);
+    if (message === undefined) throw error;
+    console.error(`gateway: ${message}`);
+    return 1;
+  }
+  if (config.upstream === undefined) {
+    // Embedded mode is what a new user runs (`npm start`): say where to go and what to do first.
+    const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+    const scheme = config.tls === undefined ? 'http' : 'https';
+    const sip = [gateway.udpPort && `UDP ${gateway.udpPort}`, gateway.tcpPort && `TCP ${gateway.tcpPort}`]
+      .filter(Boolean)
+      .join(', ');
+    console.log(
+      [
+        '',
+        `  simple-chat is running: ${scheme}://${host.includes(':') ? `[${host}]` : host}:${gateway.httpPort}/`,
+        `  SIP domain ${config.domain}${sip === '' ? '' : ` (SIP for other peers on ${sip})`}, state in ${config.dataDir}`,
+        `  add a user:  npm run user -- add alice secret   (then sign in as sip:alice@${config.domain})`,
+        '',
+      ].join('\n'),
+    );
+  }
 
   let stopping = false;
   const stop = (signal: NodeJS.Signals): void => {
@@ -46,6 +72,22 @@ async function main(): Promise<number> {
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
   return -1;
+}
+
+/** A clear sentence for the failures a user can fix (a port in use, a users file for another domain). */
+function startFailure(error: unknown, config: GatewayConfig): string | undefined {
+  if (error instanceof UsersFileError) return error.message;
+  const e = error as NodeJS.ErrnoException & { address?: string; port?: number };
+  if (e.code === 'EADDRINUSE' || e.code === 'EACCES') {
+    const where = `${e.address ?? ''}:${e.port ?? ''}`;
+    const sip = [config.sipUdp?.port, config.sipTcp?.port].includes(e.port);
+    const why = e.code === 'EADDRINUSE' ? 'is already in use' : 'needs privileges';
+    return sip
+      ? `cannot listen for SIP on ${where}: the port ${why} (another SIP server?). ` +
+          'Choose another with --sip-udp PORT --sip-tcp PORT, or turn them off with --sip-udp off --sip-tcp off.'
+      : `cannot listen on ${where}: the port ${why}. Choose another with --port PORT.`;
+  }
+  return undefined;
 }
 
 main().then(

@@ -30,6 +30,8 @@ export interface HttpServerOptions {
   readonly port: number;
   readonly tls?: { readonly cert: Buffer; readonly key: Buffer } | undefined;
   readonly routes: ReadonlyMap<string, HttpHandler>;
+  /** for paths no route names (the app's static files); default 404 */
+  readonly fallback?: HttpHandler | undefined;
   readonly services: readonly UpgradeService[];
   readonly origins: OriginPolicy;
   readonly log: Logger;
@@ -68,6 +70,16 @@ export class OriginPolicy {
 
 function normalizeOrigin(origin: string): string {
   return origin.trim().toLowerCase().replace(/\/+$/, '');
+}
+
+/**
+ * The 'error' listener of an upgrade socket (it stays for the WebSocket's whole life). A module-level function
+ * on purpose: an arrow function in the upgrade handler would share that handler's closure context, which holds
+ * the upgrade request, and so keep the request (its headers and stream state, about 1.5 KB) alive as long as the
+ * connection.
+ */
+function destroyOnError(this: Duplex): void {
+  this.destroy();
 }
 
 /** Answers an upgrade request with a plain HTTP error and closes the socket. */
@@ -115,7 +127,7 @@ export class HttpServer {
   static async start(options: HttpServerOptions): Promise<HttpServer> {
     const handler = (request: IncomingMessage, response: ServerResponse): void => {
       const path = (request.url ?? '/').split('?', 1)[0] ?? '/';
-      const route = options.routes.get(path);
+      const route = options.routes.get(path) ?? options.fallback;
       if (route === undefined) {
         response.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' }).end('not found\n');
         return;
@@ -135,7 +147,7 @@ export class HttpServer {
     server.keepAliveTimeout = 5000;
     const state = { shuttingDown: false };
     server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
-      socket.on('error', () => socket.destroy());
+      socket.on('error', destroyOnError);
       const reject = (reason: UpgradeRejection, status: number, text: string): void => {
         options.onRejected?.(reason);
         options.log.info(

@@ -90,7 +90,6 @@ describe('gateway configuration', () => {
 
   it('says what is wrong', () => {
     const bad: [string[], Record<string, string>, RegExp][] = [
-      [[], {}, /--upstream .* is required/],
       [['--upstream', 'sip:1.2.3.4;transport=tls'], {}, /udp or tcp/],
       [['--upstream', 'sip:x.invalid'], {}, /\.invalid/],
       [['--upstream', 'sip:1.2.3.4', '--port', '70000'], {}, /out of range/],
@@ -103,7 +102,7 @@ describe('gateway configuration', () => {
     ];
     for (const [argv, env, message] of bad)
       expect(() => parseConfig(argv, env), argv.join(' ')).toThrow(message);
-    expect(() => parseConfig([], {})).toThrow(ConfigError);
+    expect(() => parseConfig(['--port', 'x'], {})).toThrow(ConfigError);
   });
 
   it('parses listen addresses and upstream URIs', () => {
@@ -116,5 +115,36 @@ describe('gateway configuration', () => {
       transport: 'tcp',
     });
     expect(parseUpstream('sip:[::1]:5060')).toEqual({ host: '::1', port: 5060, transport: 'udp' });
+  });
+});
+
+describe('embedded mode configuration', () => {
+  it('without --upstream: the built-in core, SIP on 5060, ./data, domain localhost', () => {
+    const parsed = parseConfig([], {});
+    if (parsed.help) throw new Error('unexpected --help');
+    const c = parsed.config;
+    expect(c.upstream).toBeUndefined();
+    expect(c.sipUdp).toEqual({ host: '0.0.0.0', port: 5060 });
+    expect(c.sipTcp).toEqual({ host: '0.0.0.0', port: 5060 });
+    expect(c.dataDir).toBe('./data');
+    expect(c.domain).toBe('localhost');
+    expect(c.branchTimeoutMs).toBe(10_000);
+    expect(c.staticDir).toBe('dist');
+  });
+
+  it('reads the embedded flags and keeps 5070 beside a PBX', () => {
+    const parsed = parseConfig(
+      ['--data-dir', '/var/lib/chat', '--domain', 'Chat.Example.com', '--branch-timeout', '500', '--static', 'off'],
+      {},
+    );
+    if (parsed.help) throw new Error('unexpected --help');
+    expect(parsed.config.dataDir).toBe('/var/lib/chat');
+    expect(parsed.config.domain).toBe('chat.example.com');
+    expect(parsed.config.branchTimeoutMs).toBe(500);
+    expect(parsed.config.staticDir).toBeUndefined();
+    const pbx = parseConfig(['--upstream', 'sip:10.0.0.5'], {});
+    if (pbx.help) throw new Error('unexpected --help');
+    expect(pbx.config.sipUdp?.port).toBe(5070);
+    expect(() => parseConfig(['--domain', 'bad domain'], {})).toThrow(/not a host name/);
   });
 });

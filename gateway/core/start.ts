@@ -1,0 +1,57 @@
+/**
+ * `npm start`: the one command a new user runs. Builds the app when `dist/` has no build yet (`vite build`),
+ * then starts the gateway in embedded mode (gateway/main.ts, which prints the URL and how to add a user):
+ * http://127.0.0.1:8080 serving `dist/` and the WebSocket, SIP on UDP/TCP 5060, state in ./data. Any gateway
+ * flag may follow: `npm start -- --port 9000 --domain chat.example.com`.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+
+/** vite's command-line script (its package exports only the API, so it is found from the API's path). */
+function viteBin(root: string): string {
+  let dir = dirname(createRequire(join(root, 'package.json')).resolve('vite'));
+  while (!existsSync(join(dir, 'bin', 'vite.js'))) {
+    const up = dirname(dir);
+    if (up === dir) throw new Error('vite is not installed (run npm install)');
+    dir = up;
+  }
+  return join(dir, 'bin', 'vite.js');
+}
+
+/** Runs `vite build` when `distDir/index.html` is missing. Returns false when the build failed. */
+export function buildIfNeeded(root: string, distDir: string, write: (line: string) => void): boolean {
+  if (existsSync(join(distDir, 'index.html'))) return true;
+  write(`building the app (vite build → ${distDir}) …`);
+  const vite = viteBin(root);
+  const result = spawnSync(process.execPath, [vite, 'build', '--outDir', distDir], {
+    cwd: root,
+    stdio: 'inherit',
+  });
+  return result.status === 0 && existsSync(join(distDir, 'index.html'));
+}
+
+/** The gateway's arguments for `npm start`: loopback HTTP unless the user chose a host. */
+export function startArguments(
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+): string[] {
+  const args = [...argv];
+  const has = (flag: string): boolean => args.some((a) => a === `--${flag}` || a.startsWith(`--${flag}=`));
+  if (!has('host') && env.GATEWAY_HOST === undefined) args.push('--host', '127.0.0.1');
+  return args;
+}
+
+if (import.meta.url === `file://${process.argv[1] ?? ''}`) {
+  const root = process.cwd();
+  const args = startArguments(process.argv.slice(2), process.env);
+  const staticAt = args.indexOf('--static');
+  const distDir = staticAt >= 0 ? (args[staticAt + 1] ?? 'dist') : (process.env.GATEWAY_STATIC ?? 'dist');
+  if (distDir !== 'off' && !buildIfNeeded(root, distDir, (line) => process.stdout.write(`${line}\n`))) {
+    process.stderr.write('npm start: the app could not be built (see above); the gateway was not started\n');
+    process.exit(1);
+  }
+  process.argv = [process.argv[0] ?? 'node', join(root, 'gateway', 'main.ts'), ...args];
+  await import('../main.ts');
+}
