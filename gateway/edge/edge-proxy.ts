@@ -38,6 +38,7 @@ import {
   InvalidStateError,
   TransactionLayer,
   createResponse,
+  serializeHead,
   serializeMessage,
   type FlowInfo,
   type SipMessage,
@@ -53,6 +54,8 @@ import {
   addPath,
   addRecordRoutes,
   bareHost,
+  branchFromSeed,
+  branchSeed,
   compatTokenOf,
   deriveBranch,
   describeMessage,
@@ -195,9 +198,23 @@ export class EdgeProxy {
   readonly #relaysByClient = new Map<string, Relay>();
   readonly #pending2xx = new Map<string, Pending2xx>();
   readonly #ownTimers = new DeadlineQueue<OwnTimer>();
-  readonly #serialized = new WeakMap<SipMessage, Uint8Array>();
-  /** wire sizes of requests from browsers, for the §18.1.1 transport choice */
-  readonly #sizes = new WeakMap<SipMessage, number>();
+  /**
+   * The bytes last sent over UDP by each transaction, kept for its retransmissions (Timers A/E, a response
+   * re-sent for a retransmitted request) until its final response (client) or its end; UDP only: nothing is
+   * ever re-sent over a reliable transport.
+   */
+  readonly #udpBytes = new Map<string, { message: SipMessage; bytes: Uint8Array }>();
+  /** the same for stateless UDP sends (a 2xx to INVITE re-sent until its ACK) */
+  readonly #statelessUdpBytes = new WeakMap<SipMessage, Uint8Array>();
+  /** one FlowInfo per browser connection, made at its first message (not a new object per message) */
+  readonly #wsFlowInfos = new Map<number, FlowInfo>();
+  /** FlowInfo toward the upstream (and of UDP datagrams from its address), per transport */
+  readonly #upstreamFlows: { readonly udp: FlowInfo; readonly tcp: FlowInfo };
+  /** `remote` strings of FlowInfo parsed into host and port (few distinct values: the upstream, TCP peers) */
+  readonly #remotes = new Map<string, { host: string; port: number } | undefined>();
+  /** the request receiveFromWs is handing to the layer, and its wire size (for the §18.1.1 transport choice) */
+  #receiving: SipMessage | undefined;
+  #receivingSize = 0;
   #timer: NodeJS.Timeout | undefined;
   #timerAt: number | undefined;
   #pumping = false;
@@ -217,6 +234,11 @@ export class EdgeProxy {
         options.log.debug({ detail: line }, 'transaction layer dropped a message');
       },
     });
+    const upstream = formatRemote(options.upstream.host, options.upstream.port);
+    this.#upstreamFlows = {
+      udp: { transport: 'UDP', reliable: false, remote: upstream },
+      tcp: { transport: 'TCP', reliable: true, remote: upstream },
+    };
     options.metrics.flows.collectWith(() => this.#registered.size);
     options.metrics.transactions.collectWith(() => this.#layer.size);
   }
@@ -230,6 +252,7 @@ export class EdgeProxy {
   /** The connection closed: its transactions fail (RFC 5626 §5.3: requests for it now get 430). */
   removeFlow(connectionId: number): void {
     if (!this.#flows.delete(connectionId)) return;
+    this.#wsFlowInfos.delete(connectionId);
     this.#registered.delete(connectionId);
     const now = this.#clock();
     this.#layer.flowFailed(WS_FLOW_PREFIX + String(connectionId), now);
@@ -252,18 +275,15 @@ export class EdgeProxy {
     // Headers only, credentials redacted, never the body (SPEC.md §10).
     if (this.#o.log.isLevelEnabled('trace'))
       this.#o.log.trace({ side: 'ws', connectionId, head: redactedHead(message) }, 'received');
+    // The Via gets received/rport (RFC 3581) in the request handlers, after the layer has matched the request:
+    // rewriting a header drops every parsed view of the message, which the layer would then parse again.
     if (message.kind === 'request') {
-      // RFC 7118 §5.2 / RFC 3581: the sent-by is an .invalid name; record where the request really came from.
-      try {
-        stampReceived(message, flow.remoteHost, flow.remotePort, true);
-      } catch {
-        this.#drop('bad-via', message);
-        return;
-      }
+      this.#receiving = message;
+      this.#receivingSize = size;
     }
-    if (message.kind === 'request') this.#sizes.set(message, size);
     this.#layer.receive(message, now, this.#wsFlowInfo(flow));
     this.#pump(now);
+    this.#receiving = undefined;
   }
 
   /** A parsed message from the network side (UDP datagram or TCP stream). */
@@ -280,14 +300,6 @@ export class EdgeProxy {
         },
         'received',
       );
-    if (message.kind === 'request') {
-      try {
-        stampReceived(message, source.host, source.port, false);
-      } catch {
-        this.#drop('bad-via', message);
-        return;
-      }
-    }
     this.#layer.receive(message, now, this.#netFlowInfo(source));
     this.#pump(now);
   }
@@ -361,17 +373,31 @@ export class EdgeProxy {
       this.#drop('no-flow', message);
       return;
     }
-    let bytes = this.#serialized.get(message);
+    const udp = flow.transport === 'UDP';
+    const id = t.transactionId;
+    let bytes: Uint8Array | undefined;
+    if (udp) {
+      if (id === undefined) bytes = this.#statelessUdpBytes.get(message);
+      else {
+        const kept = this.#udpBytes.get(id);
+        if (kept?.message === message) bytes = kept.bytes;
+      }
+    }
     const again = bytes !== undefined;
     if (bytes === undefined) {
       try {
-        bytes = serializeMessage(message);
+        bytes = serialize(message);
       } catch (error) {
         this.#o.log.warn({ err: error, ...describeMessage(message) }, 'cannot serialize');
         this.#drop('serialize', message);
         return;
       }
-      this.#serialized.set(message, bytes);
+      if (udp) {
+        // Stateless: only a 2xx to INVITE is ever sent again (the same response object, see #start2xx).
+        if (id === undefined) {
+          if (message.kind === 'response') this.#statelessUdpBytes.set(message, bytes);
+        } else this.#udpBytes.set(id, { message, bytes });
+      }
     }
     const fail = (): void => {
       if (t.transactionId !== undefined) this.#layer.transportError(t.transactionId, this.#clock());
@@ -387,7 +413,7 @@ export class EdgeProxy {
         return;
       }
       case 'UDP': {
-        const to = flow.remote === undefined ? undefined : parseRemote(flow.remote);
+        const to = this.#remote(flow.remote);
         if (to === undefined) return fail();
         this.#o.metrics.messagesOut.inc(GatewayMetrics.labels('udp', message));
         if (again) this.#o.metrics.retransmissions.inc({ kind: message.kind });
@@ -395,7 +421,7 @@ export class EdgeProxy {
         return;
       }
       case 'TCP': {
-        const to = flow.remote === undefined ? undefined : parseRemote(flow.remote);
+        const to = this.#remote(flow.remote);
         if (to === undefined) return fail();
         const connectionId = flow.flowId?.startsWith(TCP_FLOW_PREFIX)
           ? Number(flow.flowId.slice(TCP_FLOW_PREFIX.length))
@@ -439,6 +465,7 @@ export class EdgeProxy {
         this.#onTransportError(event.transactionId, now);
         return;
       case 'terminated':
+        this.#udpBytes.delete(event.transactionId);
         this.#onTerminated(event.transactionId);
         return;
     }
@@ -464,14 +491,21 @@ export class EdgeProxy {
     const connectionId = Number(flow.flowId?.slice(WS_FLOW_PREFIX.length));
     const ws = this.#flows.get(connectionId);
     if (ws === undefined) return;
+    // What the parse (and the layer) already read, read before the Via is rewritten (which drops it all).
+    const maxForwards = request.maxForwards;
+    const routes = request.route;
+    const dialog = formsDialog(request);
+    const seed = branchSeed(request);
+    // RFC 7118 §5.2 / RFC 3581: the sent-by is an .invalid name; record where the request really came from.
+    if (!this.#stamp(serverId, request, ws.remoteHost, ws.remotePort, true, now)) return;
     // §9.2 / §16.10: a CANCEL that matched no transaction (the layer answers matching ones).
     if (request.method === 'CANCEL') return this.#reply(serverId, request, 481, now);
 
     const forwarded = request.clone();
     // §16.3 step 3 / §16.6 step 3.
-    if (!takeMaxForwards(forwarded)) return this.#reply(serverId, request, 483, now);
+    if (!takeMaxForwards(forwarded, maxForwards)) return this.#reply(serverId, request, 483, now);
     // §16.4: loose routing; the next hop is the upstream whatever the rest of the route set says.
-    popOwnRoutes(forwarded, this.#o.own);
+    if (routes.length > 0) popOwnRoutes(forwarded, this.#o.own, routes);
 
     const upstream = this.#o.upstream;
     let transport: SignalTransport = upstream.transport;
@@ -490,11 +524,11 @@ export class EdgeProxy {
       }
       this.#registered.add(connectionId);
     }
-    const dialog = formsDialog(request);
     // §18.1.1: a request over 1300 bytes goes over a congestion-controlled transport. The size is the browser's
     // plus what we add (Via, received/rport, Path or two Record-Routes); serialized only when unknown.
     if (transport === 'udp' && this.#o.net.tcpAvailable) {
-      const base = this.#sizes.get(request) || serializeMessage(forwarded).length;
+      const base =
+        (request === this.#receiving ? this.#receivingSize : 0) || serializeMessage(forwarded).length;
       const added = 160 + (request.method === 'REGISTER' ? 100 : 0) + (dialog ? 200 : 0);
       if (base + added > this.#maxUdp) transport = 'tcp';
     }
@@ -506,7 +540,7 @@ export class EdgeProxy {
         hopUri(ws.token, this.#o.publicHost, port(upstream.transport), upstream.transport),
       );
     }
-    const branch = deriveBranch(request, ws.token);
+    const branch = branchFromSeed(seed, ws.token);
     pushVia(forwarded, formatOwnVia(transport, this.#o.publicHost, port(transport), branch));
     this.#startClient(
       serverId,
@@ -522,9 +556,16 @@ export class EdgeProxy {
 
   /** A request from the network side: it must name a live flow with a valid token. */
   #requestFromNet(serverId: string, request: SipRequest, flow: FlowInfo, now: number): void {
+    // What the parse (and the layer) already read, read before the Via may be rewritten (which drops it all).
+    const maxForwards = request.maxForwards;
+    const routes = request.route;
+    const dialog = formsDialog(request);
+    const seed = branchSeed(request);
+    const source = this.#remote(flow.remote);
+    if (source !== undefined && !this.#stamp(serverId, request, source.host, source.port, false, now)) return;
     if (request.method === 'CANCEL') return this.#reply(serverId, request, 481, now);
     const forwarded = request.clone();
-    const target = this.#targetFlow(forwarded, flow);
+    const target = this.#targetFlow(forwarded, flow, routes);
     if (target.kind !== 'ok') {
       if (target.kind === 'us') {
         // A request for the gateway itself: keep-alive OPTIONS are answered, anything else is not served here.
@@ -538,8 +579,8 @@ export class EdgeProxy {
       return this.#reply(serverId, request, target.status, now);
     }
     const ws = target.flow;
-    if (!takeMaxForwards(forwarded)) return this.#reply(serverId, request, 483, now);
-    if (formsDialog(request)) {
+    if (!takeMaxForwards(forwarded, maxForwards)) return this.#reply(serverId, request, 483, now);
+    if (dialog) {
       const netTransport: SignalTransport = flow.transport === 'TCP' ? 'tcp' : 'udp';
       const netPort = (netTransport === 'tcp' ? this.#o.publicPorts.tcp : this.#o.publicPorts.udp) ?? 5060;
       addRecordRoutes(
@@ -548,7 +589,7 @@ export class EdgeProxy {
         hopUri(ws.token, this.#o.publicHost, this.#o.publicPorts.ws, ws.transport),
       );
     }
-    const branch = deriveBranch(request, ws.token);
+    const branch = branchFromSeed(seed, ws.token);
     pushVia(forwarded, formatOwnVia(ws.transport, this.#o.publicHost, this.#o.publicPorts.ws, branch));
     this.#startClient(serverId, request, forwarded, 'net', ws.connectionId, flow, this.#wsFlowInfo(ws), now);
   }
@@ -561,11 +602,12 @@ export class EdgeProxy {
   #targetFlow(
     request: SipRequest,
     from: FlowInfo,
+    routes = request.route,
   ):
     | { kind: 'ok'; flow: WsFlowHandle }
     | { kind: 'us' }
     | { kind: 'no-token' | 'forged' | 'gone'; status: number } {
-    const popped = popOwnRoutes(request, this.#o.own);
+    const popped = popOwnRoutes(request, this.#o.own, routes);
     let token = popped.find((route) => route.uri.user !== undefined)?.uri.user;
     if (token === undefined) {
       token = compatTokenOf(request.uri);
@@ -587,7 +629,7 @@ export class EdgeProxy {
   }
 
   #fromUpstream(flow: FlowInfo): boolean {
-    const from = flow.remote === undefined ? undefined : parseRemote(flow.remote);
+    const from = this.#remote(flow.remote);
     const up = this.#o.upstream;
     if (from === undefined || bareHost(from.host) !== bareHost(up.host)) return false;
     // A TCP peer connects from an ephemeral port; a UDP one sends from its listening port.
@@ -629,15 +671,12 @@ export class EdgeProxy {
     relay.clientId = handle.id;
     this.#relaysByClient.set(handle.id, relay);
     if (original.method === 'INVITE') this.#armTimerC(relay, now);
-    this.#o.log.debug({ ...describeMessage(original), from, connectionId }, 'relayed request');
+    if (this.#o.log.isLevelEnabled('debug'))
+      this.#o.log.debug({ ...describeMessage(original), from, connectionId }, 'relayed request');
   }
 
   #upstreamFlow(transport: SignalTransport): FlowInfo {
-    const up = this.#o.upstream;
-    const remote = formatRemote(up.host, up.port);
-    return transport === 'tcp'
-      ? { transport: 'TCP', reliable: true, remote }
-      : { transport: 'UDP', reliable: false, remote };
+    return transport === 'tcp' ? this.#upstreamFlows.tcp : this.#upstreamFlows.udp;
   }
 
   // ---- responses ---------------------------------------------------------------------------------------------
@@ -646,6 +685,12 @@ export class EdgeProxy {
     const relay = this.#relaysByClient.get(clientId);
     // The responses to our own CANCELs end here (§16.10).
     if (relay === undefined) return;
+    // A final response ends the retransmissions of the request (Timers E/A stop): its bytes are not needed (an
+    // ACK the layer sent for a non-2xx, and re-sends for each retransmitted response, stays).
+    if (response.status >= 200) {
+      const kept = this.#udpBytes.get(clientId)?.message;
+      if (kept?.kind === 'request' && kept.method !== 'ACK') this.#udpBytes.delete(clientId);
+    }
     // §16.7 step 3: our Via goes.
     popVia(response);
     if (response.headers.get('via') === undefined) return;
@@ -731,10 +776,19 @@ export class EdgeProxy {
 
   #onAck(ack: SipRequest, flow: FlowInfo | undefined): void {
     if (flow === undefined) return;
+    const fromWs = flow.transport === 'WS' || flow.transport === 'WSS';
+    const ws = fromWs ? this.#flows.get(Number(flow.flowId?.slice(WS_FLOW_PREFIX.length))) : undefined;
+    if (fromWs && ws === undefined) return;
+    // RFC 3581 (RFC 7118 §5.2 for a browser): as for every request, where the ACK really came from.
+    const source =
+      ws === undefined ? this.#remote(flow.remote) : { host: ws.remoteHost, port: ws.remotePort };
     try {
-      if (flow.transport === 'WS' || flow.transport === 'WSS') {
-        const ws = this.#flows.get(Number(flow.flowId?.slice(WS_FLOW_PREFIX.length)));
-        if (ws === undefined) return;
+      if (source !== undefined) stampReceived(ack, source.host, source.port, fromWs);
+    } catch {
+      return this.#drop('bad-via', ack);
+    }
+    try {
+      if (ws !== undefined) {
         const forwarded = ack.clone();
         if (!takeMaxForwards(forwarded)) return this.#drop('max-forwards', ack);
         popOwnRoutes(forwarded, this.#o.own);
@@ -754,12 +808,17 @@ export class EdgeProxy {
       const target = this.#targetFlow(forwarded, flow);
       if (target.kind !== 'ok') return this.#drop(`ack-${target.kind}`, ack);
       if (!takeMaxForwards(forwarded)) return this.#drop('max-forwards', ack);
-      const ws = target.flow;
+      const browser = target.flow;
       pushVia(
         forwarded,
-        formatOwnVia(ws.transport, this.#o.publicHost, this.#o.publicPorts.ws, deriveBranch(ack, ws.token)),
+        formatOwnVia(
+          browser.transport,
+          this.#o.publicHost,
+          this.#o.publicPorts.ws,
+          deriveBranch(ack, browser.token),
+        ),
       );
-      this.#layer.sendStateless(forwarded, this.#wsFlowInfo(ws));
+      this.#layer.sendStateless(forwarded, this.#wsFlowInfo(browser));
     } catch (error) {
       this.#o.log.info({ err: error, ...describeMessage(ack) }, 'cannot relay ACK');
       this.#drop('bad-ack', ack);
@@ -888,21 +947,67 @@ export class EdgeProxy {
 
   #drop(reason: string, message: SipMessage): void {
     this.#o.metrics.drops.inc({ reason });
-    this.#o.log.debug({ reason, ...describeMessage(message) }, 'dropped');
+    if (this.#o.log.isLevelEnabled('debug'))
+      this.#o.log.debug({ reason, ...describeMessage(message) }, 'dropped');
+  }
+
+  /**
+   * RFC 3581 / RFC 7118 §5.2: `received`/`rport` on the top Via of a request that opened a server transaction.
+   * Done in the request handlers, after the layer matched the request and the handler read the parsed fields it
+   * needs (rewriting the Via drops the message's parsed views). False (and a 400) when the Via cannot be written.
+   */
+  #stamp(
+    serverId: string,
+    request: SipRequest,
+    host: string,
+    port: number,
+    always: boolean,
+    now: number,
+  ): boolean {
+    try {
+      stampReceived(request, host, port, always);
+      return true;
+    } catch {
+      this.#drop('bad-via', request);
+      this.#reply(serverId, request, 400, now);
+      return false;
+    }
+  }
+
+  /** A FlowInfo `remote` as host and port (memoised: nearly every one is the upstream's). */
+  #remote(remote: string | undefined): { host: string; port: number } | undefined {
+    if (remote === undefined) return undefined;
+    let parsed = this.#remotes.get(remote);
+    if (parsed === undefined && !this.#remotes.has(remote)) {
+      parsed = parseRemote(remote);
+      if (this.#remotes.size >= 1024) this.#remotes.clear();
+      this.#remotes.set(remote, parsed);
+    }
+    return parsed;
   }
 
   // ---- flows -------------------------------------------------------------------------------------------------
 
   #wsFlowInfo(flow: WsFlowHandle): FlowInfo {
-    return {
-      transport: flow.transport === 'wss' ? 'WSS' : 'WS',
-      reliable: true,
-      remote: formatRemote(flow.remoteHost, flow.remotePort),
-      flowId: WS_FLOW_PREFIX + String(flow.connectionId),
-    };
+    let info = this.#wsFlowInfos.get(flow.connectionId);
+    if (info === undefined) {
+      info = {
+        transport: flow.transport === 'wss' ? 'WSS' : 'WS',
+        reliable: true,
+        remote: formatRemote(flow.remoteHost, flow.remotePort),
+        flowId: WS_FLOW_PREFIX + String(flow.connectionId),
+      };
+      // Only for a live flow (a handle of a flow that has gone must not come back into the map).
+      if (this.#flows.get(flow.connectionId) === flow) this.#wsFlowInfos.set(flow.connectionId, info);
+    }
+    return info;
   }
 
   #netFlowInfo(source: NetSource): FlowInfo {
+    const up = this.#o.upstream;
+    // Datagrams from the upstream's own address: one FlowInfo for all of them.
+    if (source.transport === 'udp' && source.port === up.port && source.host === up.host)
+      return this.#upstreamFlows.udp;
     const remote = formatRemote(source.host, source.port);
     return source.transport === 'tcp'
       ? {
@@ -913,6 +1018,21 @@ export class EdgeProxy {
         }
       : { transport: 'UDP', reliable: false, remote };
   }
+}
+
+/**
+ * serializeMessage's bytes, in a buffer of their exact size from Node's pool: serializeMessage reserves three
+ * bytes per character of the head (a fresh, zero-filled ArrayBuffer for every message), and the bytes of a
+ * request stay with its transaction while it may be retransmitted.
+ */
+function serialize(message: SipMessage): Uint8Array {
+  const body = message.body;
+  const head = serializeHead(message, body.length);
+  const headBytes = Buffer.byteLength(head, 'utf8');
+  const out = Buffer.allocUnsafe(headBytes + body.length);
+  out.write(head, 0, 'utf8');
+  out.set(body, headBytes);
+  return out;
 }
 
 function ack2xxKey(callId: string, seq: number, toTag: string | undefined): string {

@@ -11,7 +11,7 @@
  *   addRecordRoutes      RFC 3261 §16.6 step 4 and RFC 5658 §4: two values when the request changes transport
  *   compat contacts      without Path support at the registrar: the flow token rides in the Contact URI
  */
-import { createHash } from 'node:crypto';
+import { hash as oneShotHash } from 'node:crypto';
 
 import {
   formatNameAddr,
@@ -98,12 +98,24 @@ function replaceTopVia(message: SipMessage, via: Via): void {
 export function stampReceived(request: SipRequest, host: string, port: number, always: boolean): void {
   const top = request.topVia;
   if (top === undefined) return;
-  const entries: [string, string | null][] = [...top.params];
   const source = bareHost(host);
+  const addReceived = always || bareHost(top.host) !== source;
+  const addRport = always || top.params.has('rport');
+  // Nothing to add: the Via stays as the sender wrote it (and the message's parsed views stay valid).
+  if (!addReceived && !addRport) return;
+  const received = addReceived ? `;received=${source}` : '';
+  const rport = addRport ? `;rport=${port}` : '';
+  // The usual case: the first Via field is this Via alone, without received or rport yet: append to its text.
+  const text = request.headers.get('via');
+  if (text !== undefined && !text.includes(',') && !top.params.has('received') && !top.params.has('rport')) {
+    request.headers.shift('via');
+    request.headers.prepend('Via', text + received + rport);
+    return;
+  }
+  const entries: [string, string | null][] = [...top.params];
   // RFC 3261 §20.42: an IPv6 `received` is written bare (IPv6address, not an IPv6reference).
-  const received = source;
-  if (always || bareHost(top.host) !== source) entries.push(['received', received]);
-  if (always || top.params.has('rport')) entries.push(['rport', String(port)]);
+  if (addReceived) entries.push(['received', source]);
+  if (addRport) entries.push(['rport', String(port)]);
   replaceTopVia(request, { ...top, params: ParamMap.from(entries) });
 }
 
@@ -132,14 +144,19 @@ export function formatOwnVia(transport: SignalTransport, host: string, port: num
  * leads the branch, so a response that outlived its transaction still finds its way (RFC 5626 §5.3).
  */
 export function deriveBranch(request: SipRequest, flowToken: string): string {
+  return branchFromSeed(branchSeed(request), flowToken);
+}
+
+/**
+ * What deriveBranch hashes from the request: read it while the request's parsed views are current (before a
+ * header of it is rewritten), combine it with the flow token later.
+ */
+export function branchSeed(request: SipRequest): string {
   const via = request.topVia;
-  const hash = createHash('sha256');
   const branch = via?.branch;
-  if (branch !== undefined && branch.startsWith('z9hG4bK')) {
-    hash.update(`3261\n${branch.toLowerCase()}\n${via?.host.toLowerCase() ?? ''}:${via?.port ?? ''}`);
-  } else {
-    hash.update(
-      [
+  return branch !== undefined && branch.startsWith('z9hG4bK')
+    ? `3261\n${branch.toLowerCase()}\n${via?.host.toLowerCase() ?? ''}:${via?.port ?? ''}`
+    : [
         '2543',
         request.uri.toString(),
         request.toTag ?? '',
@@ -147,11 +164,13 @@ export function deriveBranch(request: SipRequest, flowToken: string): string {
         request.callId,
         String(request.cseq.seq),
         via === undefined ? '' : `${via.host}:${via.port ?? ''};${branch ?? ''}`,
-      ].join('\n'),
-    );
-  }
-  hash.update(`\n${flowToken}`);
-  return `${BRANCH_PREFIX}${flowToken}.${hash.digest('base64url').slice(0, 16)}`;
+      ].join('\n');
+}
+
+/** deriveBranch from a branchSeed: one-shot SHA-256 (no Hash object per request: this runs for every request). */
+export function branchFromSeed(seed: string, flowToken: string): string {
+  const digest = oneShotHash('sha256', `${seed}\n${flowToken}`, 'base64url');
+  return `${BRANCH_PREFIX}${flowToken}.${digest.slice(0, 16)}`;
 }
 
 /** The flow token in one of our branches, or undefined when the branch is not ours. */
@@ -168,8 +187,7 @@ export function tokenOfBranch(branch: string | undefined): string | undefined {
  * RFC 3261 §16.3 step 3 and §16.6 step 3: false when Max-Forwards is 0 (the caller answers 483); otherwise the
  * value is decremented, or set to 70 when absent.
  */
-export function takeMaxForwards(request: SipRequest): boolean {
-  const value = request.maxForwards;
+export function takeMaxForwards(request: SipRequest, value = request.maxForwards): boolean {
   if (value === 0) return false;
   request.headers.set('Max-Forwards', String(value === undefined ? 70 : value - 1));
   return true;
@@ -179,16 +197,17 @@ export function takeMaxForwards(request: SipRequest): boolean {
 
 /**
  * RFC 3261 §16.4: while the topmost Route names this element, remove it. Returns the removed values, topmost
- * first (their user parts hold our flow tokens).
+ * first (their user parts hold our flow tokens). `routes`: the request's Route values when already parsed (from
+ * a copy of the request with the same Route fields).
  */
-export function popOwnRoutes(request: SipRequest, own: OwnAddresses): NameAddr[] {
+export function popOwnRoutes(request: SipRequest, own: OwnAddresses, routes = request.route): NameAddr[] {
   const popped: NameAddr[] = [];
-  for (;;) {
-    const top = request.route[0];
-    if (top === undefined || !own.isOurs(top.uri)) return popped;
+  for (const top of routes) {
+    if (!own.isOurs(top.uri)) break;
     request.headers.shift('route');
     popped.push(top);
   }
+  return popped;
 }
 
 /** The URI of one of our hops: the flow token as user part, the transport, `lr` (and `ob` for an RFC 5626 Path). */

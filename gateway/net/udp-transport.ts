@@ -30,7 +30,9 @@ export class UdpTransport {
 
   send(data: Uint8Array, host: string, port: number): void {
     if (this.#closed) return;
-    this.socket.send(data, port, host, () => undefined);
+    // No completion callback: a failed send is an 'error' event (ignored above), and a callback would cost a
+    // completion round trip through the event loop for every datagram.
+    this.socket.send(data, port, host);
   }
 
   close(): Promise<void> {

@@ -95,10 +95,21 @@ export interface WsSipServiceOptions {
 
 const KEEPALIVE_PING = '\r\n\r\n';
 
+/** What every connection of one service shares (one object, not one copy per connection). */
+interface ConnectionShared {
+  readonly limits: WsLimits;
+  readonly onSlow: (connection: Connection) => void;
+}
+
+/** The Connection a WebSocket belongs to, set at adoption: the event listeners are shared by all connections. */
+const CONNECTION = Symbol('connection');
+type AdoptedWebSocket = WebSocket & { [CONNECTION]?: Connection };
+
 class Connection implements WsSipConnection {
   alive = true;
   garbage = 0;
   closing = false;
+  #limiter: MessageRateLimiter | undefined;
 
   constructor(
     readonly id: number,
@@ -106,15 +117,27 @@ class Connection implements WsSipConnection {
     readonly remoteHost: string,
     readonly remotePort: number,
     readonly secure: boolean,
-    readonly limiter: MessageRateLimiter,
-    private readonly maxBuffered: number,
-    private readonly onSlow: (connection: Connection) => void,
+    private readonly shared: ConnectionShared,
+    /** gives back the connection's place in the per-IP count */
+    readonly release: () => void,
   ) {}
+
+  /**
+   * The message rate limiter, made at the first frame: a bucket made full when the connection opened would still
+   * be full then, so nothing changes, and an idle connection does not carry one.
+   */
+  limiter(now: number): MessageRateLimiter {
+    return (this.#limiter ??= new MessageRateLimiter(
+      this.shared.limits.messageRate,
+      this.shared.limits.messageBurst,
+      now,
+    ));
+  }
 
   send(data: Uint8Array): boolean {
     if (this.closing || this.ws.readyState !== this.ws.OPEN) return false;
-    if (this.ws.bufferedAmount + data.length > this.maxBuffered) {
-      this.onSlow(this);
+    if (this.ws.bufferedAmount + data.length > this.shared.limits.maxBufferedBytes) {
+      this.shared.onSlow(this);
       return false;
     }
     this.ws.send(data, { binary: !isUtf8(data) });
@@ -139,9 +162,44 @@ export class WsSipService implements UpgradeService {
   readonly #clock: () => number;
   readonly #pinger: NodeJS.Timeout | undefined;
   #nextId = 1;
+  readonly #shared: ConnectionShared;
+  /** the listeners of every adopted WebSocket (`this` is the WebSocket; its Connection is at CONNECTION) */
+  readonly #listeners: {
+    readonly pong: (this: AdoptedWebSocket) => void;
+    readonly message: (this: AdoptedWebSocket, data: RawData, isBinary: boolean) => void;
+    readonly error: (this: AdoptedWebSocket, error: Error) => void;
+    readonly close: (this: AdoptedWebSocket, code: number) => void;
+  };
 
   constructor(options: WsSipServiceOptions) {
     this.#o = options;
+    this.#shared = {
+      limits: options.limits,
+      onSlow: (slow) => {
+        options.metrics.drops.inc({ reason: 'slow-consumer' });
+        options.log.warn({ connection: slow.id, remote: slow.remoteHost }, 'closing a slow consumer');
+        slow.close(CLOSE.tryAgainLater, 'send buffer full');
+      },
+    };
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the listeners' own `this` is the WebSocket
+    const service = this;
+    this.#listeners = {
+      pong(this: AdoptedWebSocket) {
+        const connection = this[CONNECTION];
+        if (connection !== undefined) connection.alive = true;
+      },
+      message(this: AdoptedWebSocket, data: RawData, isBinary: boolean) {
+        const connection = this[CONNECTION];
+        if (connection !== undefined) service.#onFrame(connection, toBuffer(data), isBinary);
+      },
+      error(this: AdoptedWebSocket, error: Error) {
+        options.log.info({ connection: this[CONNECTION]?.id, err: error.message }, 'websocket error');
+      },
+      close(this: AdoptedWebSocket, code: number) {
+        const connection = this[CONNECTION];
+        if (connection !== undefined) service.#closed(connection, code);
+      },
+    };
     this.#clock = options.clock ?? (() => performance.now());
     this.#wss = new WebSocketServer({
       noServer: true,
@@ -180,12 +238,14 @@ export class WsSipService implements UpgradeService {
       if (left <= 0) this.#perIp.delete(host);
       else this.#perIp.set(host, left);
     };
+    // Until the WebSocket exists, the socket's close gives the place back; after, the WebSocket's close does.
     socket.once('close', release);
     this.#wss.handleUpgrade(request, socket, head, (ws) => {
       if (ws.protocol !== 'sip') {
         ws.close(CLOSE.protocolError, 'subprotocol sip required');
         return;
       }
+      socket.removeListener('close', release);
       this.#adopt(ws, host, port, release);
     });
   }
@@ -207,43 +267,32 @@ export class WsSipService implements UpgradeService {
     this.#wss.close();
   }
 
-  #adopt(ws: WebSocket, host: string, port: number, release: () => void): void {
+  /**
+   * A new WebSocket becomes a Connection. What an idle connection holds is kept small (10,000s of them): the
+   * listeners are shared, the rate limiter waits for the first frame.
+   */
+  #adopt(ws: AdoptedWebSocket, host: string, port: number, release: () => void): void {
     const id = this.#nextId++;
-    const now = this.#clock();
-    const limits = this.#o.limits;
-    const connection = new Connection(
-      id,
-      ws,
-      host,
-      port,
-      this.#o.secure,
-      new MessageRateLimiter(limits.messageRate, limits.messageBurst, now),
-      limits.maxBufferedBytes,
-      (slow) => {
-        this.#o.metrics.drops.inc({ reason: 'slow-consumer' });
-        this.#o.log.warn({ connection: slow.id, remote: slow.remoteHost }, 'closing a slow consumer');
-        slow.close(CLOSE.tryAgainLater, 'send buffer full');
-      },
-    );
+    const connection = new Connection(id, ws, host, port, this.#o.secure, this.#shared, release);
+    ws[CONNECTION] = connection;
     this.#connections.set(id, connection);
     this.#o.metrics.connections.inc();
     this.#o.log.info({ connection: id, remote: host, port }, 'websocket open');
-    ws.on('pong', () => (connection.alive = true));
-    ws.on('message', (data: RawData, isBinary: boolean) =>
-      this.#onFrame(connection, toBuffer(data), isBinary),
-    );
-    ws.on('error', (error) => {
-      this.#o.log.info({ connection: id, err: error.message }, 'websocket error');
-    });
-    ws.on('close', (code: number) => {
-      release();
-      this.#connections.delete(id);
-      this.#o.metrics.connections.dec();
-      this.#o.metrics.closes.inc({ code: String(code) });
-      this.#o.log.info({ connection: id, code }, 'websocket closed');
-      this.#o.onClose(connection);
-    });
+    const listeners = this.#listeners;
+    ws.on('pong', listeners.pong);
+    ws.on('message', listeners.message);
+    ws.on('error', listeners.error);
+    ws.on('close', listeners.close);
     this.#o.onOpen(connection);
+  }
+
+  #closed(connection: Connection, code: number): void {
+    connection.release();
+    this.#connections.delete(connection.id);
+    this.#o.metrics.connections.dec();
+    this.#o.metrics.closes.inc({ code: String(code) });
+    this.#o.log.info({ connection: connection.id, code }, 'websocket closed');
+    this.#o.onClose(connection);
   }
 
   #onFrame(connection: Connection, data: Buffer, isBinary: boolean): void {
@@ -259,7 +308,7 @@ export class WsSipService implements UpgradeService {
       if (text === '\r\n') return;
     }
     const now = this.#clock();
-    const verdict = connection.limiter.check(now);
+    const verdict = connection.limiter(now).check(now);
     if (verdict === 'close') {
       this.#o.metrics.drops.inc({ reason: 'rate-limit-close' });
       this.#o.log.warn(
@@ -279,7 +328,7 @@ export class WsSipService implements UpgradeService {
     if (verdict === 'limited') {
       this.#o.metrics.drops.inc({ reason: 'rate-limit' });
       if (message.kind === 'request' && message.method !== 'ACK') {
-        const retryAfter = String(connection.limiter.retryAfter(now));
+        const retryAfter = String(connection.limiter(now).retryAfter(now));
         try {
           const busy = createResponse(message, 503, {
             toTag: `gw${connection.id}`,
