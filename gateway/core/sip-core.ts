@@ -36,9 +36,9 @@ import { isIP } from 'node:net';
 import { performance } from 'node:perf_hooks';
 
 import type { Logger } from 'pino';
+import { TransactionDriver } from '../net/transaction-driver.ts';
 
 import {
-  DeadlineQueue,
   InvalidStateError,
   TransactionLayer,
   createResponse,
@@ -222,12 +222,9 @@ export class SipCore {
   readonly #forkByServer = new Map<string, Fork>();
   readonly #forkByClient = new Map<string, Fork>();
   readonly #delivering = new Set<string>();
-  readonly #ownTimers = new DeadlineQueue<OwnTimer>();
+  readonly #driver: TransactionDriver<OwnTimer>;
   readonly #serialized = new WeakMap<SipMessage, Uint8Array>();
   #forkIds = 0;
-  #timer: NodeJS.Timeout | undefined;
-  #timerAt: number | undefined;
-  #pumping = false;
   #closed = false;
   /** messages stored, expired on arrival, and so on (also in /metrics) */
   readonly stats = { stored: 0, duplicates: 0, delivered: 0, refusedExpired: 0 };
@@ -256,6 +253,15 @@ export class SipCore {
         options.metrics?.drops.inc({ reason: 'core-transaction-layer' });
         options.log.debug({ detail: line }, 'core: transaction layer dropped a message');
       },
+    });
+    this.#driver = new TransactionDriver<OwnTimer>({
+      layer: this.#layer,
+      clock: this.#clock,
+      transmit: (t) => this.#transmit(t),
+      handle: (event, now) => this.#handle(event, now),
+      fire: (item, now) => this.#groupTimeout(item, now),
+      onHandlerError: (error, event) =>
+        options.log.error({ err: error, event: event.type }, 'core: event handling failed'),
     });
     const registry = options.metrics?.registry;
     if (registry !== undefined) {
@@ -289,7 +295,7 @@ export class SipCore {
     if (this.#closed) return;
     const now = this.#clock();
     this.#layer.receive(message, now, LINK_FLOW);
-    this.#pump(now);
+    this.#driver.pump(now);
   }
 
   /** A message from an outside peer on the core's UDP or TCP listener. */
@@ -315,7 +321,7 @@ export class SipCore {
           }
         : { transport: 'UDP', reliable: false, remote };
     this.#layer.receive(message, now, flow);
-    this.#pump(now);
+    this.#driver.pump(now);
   }
 
   /** A browser's WebSocket closed: its bindings go (RFC 5626 §5.3). */
@@ -328,7 +334,7 @@ export class SipCore {
   tcpClosed(connectionId: number): void {
     const now = this.#clock();
     this.#layer.flowFailed(TCP_FLOW_PREFIX + String(connectionId), now);
-    this.#pump(now);
+    this.#driver.pump(now);
   }
 
   /** Forks still waiting for a final response (shutdown waits for them briefly). */
@@ -340,62 +346,10 @@ export class SipCore {
 
   close(): void {
     this.#closed = true;
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timer = undefined;
+    this.#driver.close();
   }
 
-  // ---- the driver loop ---------------------------------------------------------------------------------------
-
-  #pump(now: number): void {
-    if (this.#pumping) return;
-    this.#pumping = true;
-    try {
-      for (let round = 0; round < 10_000; round++) {
-        const transmissions = this.#layer.takeTransmissions();
-        const events = this.#layer.takeEvents();
-        if (transmissions.length === 0 && events.length === 0) break;
-        for (const t of transmissions) this.#transmit(t);
-        for (const event of events) {
-          try {
-            this.#handle(event, now);
-          } catch (error) {
-            this.#o.log.error({ err: error, event: event.type }, 'core: event handling failed');
-          }
-        }
-      }
-    } finally {
-      this.#pumping = false;
-    }
-    this.#arm();
-  }
-
-  #arm(): void {
-    if (this.#closed) return;
-    let at = this.#layer.nextDeadline();
-    const own = this.#ownTimers.peek();
-    if (own !== undefined && (at === undefined || own.at < at)) at = own.at;
-    if (this.#timer !== undefined && this.#timerAt !== undefined && (at === undefined || this.#timerAt <= at))
-      return;
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timer = undefined;
-    this.#timerAt = at;
-    if (at === undefined) return;
-    this.#timer = setTimeout(() => this.#onTimer(), Math.max(0, at - this.#clock()));
-    this.#timer.unref();
-  }
-
-  #onTimer(): void {
-    this.#timer = undefined;
-    this.#timerAt = undefined;
-    if (this.#closed) return;
-    const now = this.#clock();
-    this.#layer.handleTimers(now);
-    for (let top = this.#ownTimers.peek(); top !== undefined && top.at <= now; top = this.#ownTimers.peek()) {
-      this.#ownTimers.pop();
-      this.#groupTimeout(top.item, now);
-    }
-    this.#pump(now);
-  }
+  // ---- transmissions out (the loop that drains the layer is TransactionDriver) ----------------------------
 
   #transmit(t: Transmission): void {
     const { message, flow } = t;
@@ -428,7 +382,7 @@ export class SipCore {
       : undefined;
     this.#o.net.sendTcp(bytes, { connectionId, host: to.host, port: to.port }, () => {
       fail();
-      this.#pump(this.#clock());
+      this.#driver.pump(this.#clock());
     });
   }
 
@@ -857,7 +811,7 @@ export class SipCore {
         ? now + this.#timerC
         : fork.startedAt + 48 * this.#layer.timers.T1;
     if (fork.deadline !== undefined)
-      this.#ownTimers.push(fork.deadline, { forkId: fork.id, at: fork.deadline });
+      this.#driver.schedule(fork.deadline, { forkId: fork.id, at: fork.deadline });
     for (const target of group) this.#startBranch(fork, target, now);
     this.#progress(fork, now);
   }

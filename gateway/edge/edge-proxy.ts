@@ -32,9 +32,9 @@
 import { performance } from 'node:perf_hooks';
 
 import type { Logger } from 'pino';
+import { TransactionDriver } from '../net/transaction-driver.ts';
 
 import {
-  DeadlineQueue,
   InvalidStateError,
   TransactionLayer,
   createResponse,
@@ -197,7 +197,7 @@ export class EdgeProxy {
   readonly #relaysByServer = new Map<string, Relay>();
   readonly #relaysByClient = new Map<string, Relay>();
   readonly #pending2xx = new Map<string, Pending2xx>();
-  readonly #ownTimers = new DeadlineQueue<OwnTimer>();
+  readonly #driver: TransactionDriver<OwnTimer>;
   /**
    * The bytes last sent over UDP by each transaction, kept for its retransmissions (Timers A/E, a response
    * re-sent for a retransmitted request) until its final response (client) or its end; UDP only: nothing is
@@ -215,9 +215,6 @@ export class EdgeProxy {
   /** the request receiveFromWs is handing to the layer, and its wire size (for the §18.1.1 transport choice) */
   #receiving: SipMessage | undefined;
   #receivingSize = 0;
-  #timer: NodeJS.Timeout | undefined;
-  #timerAt: number | undefined;
-  #pumping = false;
   #closed = false;
 
   constructor(options: EdgeProxyOptions) {
@@ -233,6 +230,13 @@ export class EdgeProxy {
         options.metrics.drops.inc({ reason: 'transaction-layer' });
         options.log.debug({ detail: line }, 'transaction layer dropped a message');
       },
+    });
+    this.#driver = new TransactionDriver<OwnTimer>({
+      layer: this.#layer,
+      clock: this.#clock,
+      transmit: (t) => this.#transmit(t),
+      handle: (event, now) => this.#handle(event, now),
+      fire: (item, now) => this.#fireOwn(item, now),
     });
     const upstream = formatRemote(options.upstream.host, options.upstream.port);
     this.#upstreamFlows = {
@@ -256,14 +260,14 @@ export class EdgeProxy {
     this.#registered.delete(connectionId);
     const now = this.#clock();
     this.#layer.flowFailed(WS_FLOW_PREFIX + String(connectionId), now);
-    this.#pump(now);
+    this.#driver.pump(now);
   }
 
   /** A TCP connection on the network side closed. */
   tcpClosed(connectionId: number): void {
     const now = this.#clock();
     this.#layer.flowFailed(TCP_FLOW_PREFIX + String(connectionId), now);
-    this.#pump(now);
+    this.#driver.pump(now);
   }
 
   /** A parsed message from browser connection `connectionId`; `size` is its length in bytes on the wire. */
@@ -282,7 +286,7 @@ export class EdgeProxy {
       this.#receivingSize = size;
     }
     this.#layer.receive(message, now, this.#wsFlowInfo(flow));
-    this.#pump(now);
+    this.#driver.pump(now);
     this.#receiving = undefined;
   }
 
@@ -301,7 +305,7 @@ export class EdgeProxy {
         'received',
       );
     this.#layer.receive(message, now, this.#netFlowInfo(source));
-    this.#pump(now);
+    this.#driver.pump(now);
   }
 
   /** Client transactions still waiting for a final response (graceful shutdown waits for them briefly). */
@@ -313,58 +317,10 @@ export class EdgeProxy {
 
   close(): void {
     this.#closed = true;
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timer = undefined;
+    this.#driver.close();
   }
 
-  // ---- the driver loop: transmissions out, events to the TU, one timer --------------------------------------
-
-  #pump(now: number): void {
-    if (this.#pumping) return;
-    this.#pumping = true;
-    try {
-      for (let round = 0; round < 10_000; round++) {
-        const transmissions = this.#layer.takeTransmissions();
-        const events = this.#layer.takeEvents();
-        if (transmissions.length === 0 && events.length === 0) break;
-        for (const t of transmissions) this.#transmit(t);
-        for (const event of events) this.#handle(event, now);
-      }
-    } finally {
-      this.#pumping = false;
-    }
-    this.#arm();
-  }
-
-  #arm(): void {
-    if (this.#closed) return;
-    let at = this.#layer.nextDeadline();
-    const own = this.#ownTimers.peek();
-    if (own !== undefined && (at === undefined || own.at < at)) at = own.at;
-    // Keep a timer that fires no later than needed: firing early is harmless (nothing is due, it re-arms), and
-    // not re-creating it after every message keeps the hot path cheap.
-    if (this.#timer !== undefined && this.#timerAt !== undefined && (at === undefined || this.#timerAt <= at))
-      return;
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timer = undefined;
-    this.#timerAt = at;
-    if (at === undefined) return;
-    this.#timer = setTimeout(() => this.#onTimer(), Math.max(0, at - this.#clock()));
-    this.#timer.unref();
-  }
-
-  #onTimer(): void {
-    this.#timer = undefined;
-    this.#timerAt = undefined;
-    if (this.#closed) return;
-    const now = this.#clock();
-    this.#layer.handleTimers(now);
-    for (let top = this.#ownTimers.peek(); top !== undefined && top.at <= now; top = this.#ownTimers.peek()) {
-      this.#ownTimers.pop();
-      this.#fireOwn(top.item, now);
-    }
-    this.#pump(now);
-  }
+  // ---- transmissions out (the loop that drains the layer is TransactionDriver) ----------------------------
 
   #transmit(t: Transmission): void {
     const message = t.message;
@@ -430,7 +386,7 @@ export class EdgeProxy {
         this.#o.net.sendTcp(bytes, { connectionId, host: to.host, port: to.port }, () => {
           // Reported asynchronously (a failed connect): feed it back through the loop.
           fail();
-          this.#pump(this.#clock());
+          this.#driver.pump(this.#clock());
         });
         return;
       }
@@ -885,7 +841,7 @@ export class EdgeProxy {
   #armTimerC(relay: Relay, now: number): void {
     const at = now + this.#timerC;
     relay.timerC = at;
-    this.#ownTimers.push(at, { kind: 'C', serverId: relay.serverId, at });
+    this.#driver.schedule(at, { kind: 'C', serverId: relay.serverId, at });
   }
 
   #start2xx(response: SipResponse, flow: FlowInfo, now: number): void {
@@ -898,7 +854,7 @@ export class EdgeProxy {
     const t1 = this.#layer.timers.T1;
     const entry: Pending2xx = { key, response, flow, interval: t1, nextAt: now + t1, until: now + 64 * t1 };
     this.#pending2xx.set(key, entry);
-    this.#ownTimers.push(entry.nextAt, { kind: '2xx', key, at: entry.nextAt });
+    this.#driver.schedule(entry.nextAt, { kind: '2xx', key, at: entry.nextAt });
   }
 
   #fireOwn(timer: OwnTimer, now: number): void {
@@ -920,7 +876,7 @@ export class EdgeProxy {
     this.#layer.sendStateless(entry.response, entry.flow);
     entry.interval = Math.min(entry.interval * 2, this.#layer.timers.T2);
     entry.nextAt = now + entry.interval;
-    this.#ownTimers.push(entry.nextAt, { kind: '2xx', key: timer.key, at: entry.nextAt });
+    this.#driver.schedule(entry.nextAt, { kind: '2xx', key: timer.key, at: entry.nextAt });
   }
 
   // ---- local answers -----------------------------------------------------------------------------------------
