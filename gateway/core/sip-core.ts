@@ -78,25 +78,14 @@ import { LocationService, type Binding, type BindingInput } from './location.ts'
 import { coreBranch, isLoop, loopHash } from './loop.ts';
 import type { MessageStore } from './message-store.ts';
 import type { UserDirectory } from './users.ts';
+import type { NetSender, NetSource } from '../edge/edge-proxy.ts';
 
-/** Where a message from the network side came from. */
-export interface CoreNetSource {
-  readonly transport: 'udp' | 'tcp';
-  readonly host: string;
-  readonly port: number;
-  readonly connectionId?: number | undefined;
-}
+/** Where a message from the network side came from (the edge's shape). */
+export type CoreNetSource = NetSource;
 
-/** The core's sockets toward outside peers. */
-export interface CoreNet {
-  sendUdp(data: Uint8Array, host: string, port: number): void;
-  sendTcp(
-    data: Uint8Array,
-    target: { connectionId?: number | undefined; host: string; port: number },
-    onError: () => void,
-  ): void;
+/** The core's sockets toward outside peers: the edge's, and whether a UDP listener runs. */
+export interface CoreNet extends NetSender {
   readonly udpAvailable: boolean;
-  readonly tcpAvailable: boolean;
 }
 
 /** The link to the edge proxy. */
