@@ -6,11 +6,76 @@
 
 type Labels = Readonly<Record<string, string>>;
 
+const NO_LABELS: Labels = Object.freeze({});
+
 function labelKey(labels: Labels): string {
   return Object.keys(labels)
     .sort()
     .map((k) => `${k}=${labels[k] ?? ''}`)
     .join('\n');
+}
+
+/**
+ * The series of one family by label set, found without building a string on the hot path: a frozen labels
+ * object (as `GatewayMetrics.labels` returns) is looked up by identity, a one-label set through a map per label
+ * name; only sets of two or more labels passed as fresh objects fall back to the sorted key string. Series are
+ * created (and rendered) in first-use order.
+ */
+class SeriesMap<S extends { readonly labels: Labels }> {
+  /** every series, in first-use order */
+  readonly #all: S[] = [];
+  /** sets of zero or two and more labels, by `labelKey` */
+  readonly #byKey = new Map<string, S>();
+  readonly #single = new Map<string, Map<string, S>>();
+  readonly #frozen = new WeakMap<Labels, S>();
+  readonly #make: (labels: Labels) => S;
+
+  constructor(make: (labels: Labels) => S) {
+    this.#make = make;
+  }
+
+  find(labels: Labels): S | undefined {
+    const frozen = Object.isFrozen(labels);
+    if (frozen) {
+      const hit = this.#frozen.get(labels);
+      if (hit !== undefined) return hit;
+    }
+    let series: S | undefined;
+    let only: string | undefined;
+    let n = 0;
+    for (const name in labels) {
+      only = name;
+      if (++n > 1) break;
+    }
+    if (n === 0) series = this.#byKey.get('');
+    else if (n === 1) series = this.#single.get(only as string)?.get(labels[only as string] ?? '');
+    else series = this.#byKey.get(labelKey(labels));
+    if (series !== undefined && frozen) this.#frozen.set(labels, series);
+    return series;
+  }
+
+  /** The series of `labels`, created on first use. */
+  get(labels: Labels): S {
+    const found = this.find(labels);
+    if (found !== undefined) return found;
+    const series = this.#make({ ...labels });
+    this.#all.push(series);
+    const names = Object.keys(labels);
+    if (names.length === 1) {
+      const name = names[0] as string;
+      let byValue = this.#single.get(name);
+      if (byValue === undefined) this.#single.set(name, (byValue = new Map<string, S>()));
+      byValue.set(labels[name] ?? '', series);
+    } else {
+      this.#byKey.set(labelKey(labels), series);
+    }
+    if (Object.isFrozen(labels)) this.#frozen.set(labels, series);
+    return series;
+  }
+
+  values(): IterableIterator<S> {
+    return this.#all.values();
+  }
 }
 
 /** Prometheus label value escaping: backslash, double quote and line feed. */
@@ -42,22 +107,19 @@ interface Family {
 
 export class Counter implements Family {
   readonly type = 'counter';
-  readonly #values = new Map<string, { labels: Labels; value: number }>();
+  readonly #values = new SeriesMap<{ labels: Labels; value: number }>((labels) => ({ labels, value: 0 }));
 
   constructor(
     readonly name: string,
     readonly help: string,
   ) {}
 
-  inc(labels: Labels = {}, by = 1): void {
-    const key = labelKey(labels);
-    const entry = this.#values.get(key);
-    if (entry === undefined) this.#values.set(key, { labels: { ...labels }, value: by });
-    else entry.value += by;
+  inc(labels: Labels = NO_LABELS, by = 1): void {
+    this.#values.get(labels).value += by;
   }
 
-  get(labels: Labels = {}): number {
-    return this.#values.get(labelKey(labels))?.value ?? 0;
+  get(labels: Labels = NO_LABELS): number {
+    return this.#values.find(labels)?.value ?? 0;
   }
 
   /** The sum over every label set. */
@@ -76,7 +138,7 @@ export class Counter implements Family {
 
 export class Gauge implements Family {
   readonly type = 'gauge';
-  readonly #values = new Map<string, { labels: Labels; value: number }>();
+  readonly #values = new SeriesMap<{ labels: Labels; value: number }>((labels) => ({ labels, value: 0 }));
   #collect: (() => number) | undefined;
 
   constructor(
@@ -92,24 +154,21 @@ export class Gauge implements Family {
     this.#collect = collect;
   }
 
-  set(value: number, labels: Labels = {}): void {
-    this.#values.set(labelKey(labels), { labels: { ...labels }, value });
+  set(value: number, labels: Labels = NO_LABELS): void {
+    this.#values.get(labels).value = value;
   }
 
-  inc(labels: Labels = {}, by = 1): void {
-    const key = labelKey(labels);
-    const entry = this.#values.get(key);
-    if (entry === undefined) this.#values.set(key, { labels: { ...labels }, value: by });
-    else entry.value += by;
+  inc(labels: Labels = NO_LABELS, by = 1): void {
+    this.#values.get(labels).value += by;
   }
 
-  dec(labels: Labels = {}, by = 1): void {
+  dec(labels: Labels = NO_LABELS, by = 1): void {
     this.inc(labels, -by);
   }
 
-  get(labels: Labels = {}): number {
+  get(labels: Labels = NO_LABELS): number {
     if (this.#collect !== undefined && Object.keys(labels).length === 0) return this.#collect();
-    return this.#values.get(labelKey(labels))?.value ?? 0;
+    return this.#values.find(labels)?.value ?? 0;
   }
 
   render(): string[] {
@@ -122,7 +181,7 @@ export class Gauge implements Family {
 
 export class Histogram implements Family {
   readonly type = 'histogram';
-  readonly #series = new Map<string, { labels: Labels; counts: number[]; sum: number; count: number }>();
+  readonly #series: SeriesMap<{ labels: Labels; counts: number[]; sum: number; count: number }>;
 
   /** `buckets`: upper bounds, ascending; `+Inf` is implied. */
   constructor(
@@ -132,22 +191,18 @@ export class Histogram implements Family {
   ) {
     for (let i = 1; i < buckets.length; i++)
       if (!((buckets[i] ?? 0) > (buckets[i - 1] ?? 0))) throw new TypeError('histogram buckets must ascend');
+    this.#series = new SeriesMap((labels) => ({ labels, counts: buckets.map(() => 0), sum: 0, count: 0 }));
   }
 
-  observe(value: number, labels: Labels = {}): void {
-    const key = labelKey(labels);
-    let series = this.#series.get(key);
-    if (series === undefined) {
-      series = { labels: { ...labels }, counts: this.buckets.map(() => 0), sum: 0, count: 0 };
-      this.#series.set(key, series);
-    }
+  observe(value: number, labels: Labels = NO_LABELS): void {
+    const series = this.#series.get(labels);
     for (let i = 0; i < this.buckets.length; i++) if (value <= (this.buckets[i] ?? 0)) series.counts[i]! += 1;
     series.sum += value;
     series.count += 1;
   }
 
-  count(labels: Labels = {}): number {
-    return this.#series.get(labelKey(labels))?.count ?? 0;
+  count(labels: Labels = NO_LABELS): number {
+    return this.#series.find(labels)?.count ?? 0;
   }
 
   render(): string[] {
@@ -222,6 +277,9 @@ const KNOWN_METHODS = new Set([
   'UPDATE',
 ]);
 
+/** GatewayMetrics.labels' interned label sets, by side (a handful: ws, udp, tcp). */
+const LABELS_BY_SIDE = new Map<string, { requests: Map<string, Labels>; responses: (Labels | undefined)[] }>();
+
 /** The gateway's metrics (SPEC.md §4: connections, flows, messages in/out, relay latency, drops, retransmissions). */
 export class GatewayMetrics {
   readonly registry = new Registry();
@@ -264,13 +322,33 @@ export class GatewayMetrics {
     'WebSocket connections closed, by close code.',
   );
 
-  /** Labels of a message for the in/out counters (unknown methods count as `other`: bounded cardinality). */
+  /**
+   * Labels of a message for the in/out counters (unknown methods count as `other`: bounded cardinality). The
+   * same frozen object comes back for the same side and method or status class, so that the counters find their
+   * series by identity, without building a key string per message.
+   */
   static labels(
     side: string,
     message: { kind: 'request'; method: string } | { kind: 'response'; status: number },
   ): Labels {
-    return message.kind === 'request'
-      ? { side, kind: 'request', method: KNOWN_METHODS.has(message.method) ? message.method : 'other' }
-      : { side, kind: 'response', class: `${Math.floor(message.status / 100)}xx` };
+    let forSide = LABELS_BY_SIDE.get(side);
+    if (forSide === undefined) {
+      forSide = { requests: new Map(), responses: [] };
+      if (LABELS_BY_SIDE.size < 64) LABELS_BY_SIDE.set(side, forSide);
+    }
+    if (message.kind === 'request') {
+      const method = KNOWN_METHODS.has(message.method) ? message.method : 'other';
+      let labels = forSide.requests.get(method);
+      if (labels === undefined)
+        forSide.requests.set(method, (labels = Object.freeze({ side, kind: 'request', method })));
+      return labels;
+    }
+    const hundreds = Math.floor(message.status / 100);
+    const cacheable = Number.isInteger(hundreds) && hundreds >= 0 && hundreds < 10;
+    const cached = cacheable ? forSide.responses[hundreds] : undefined;
+    if (cached !== undefined) return cached;
+    const labels = Object.freeze({ side, kind: 'response', class: `${hundreds}xx` });
+    if (cacheable) forSide.responses[hundreds] = labels;
+    return labels;
   }
 }

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 
 import { GatewayMetrics, Registry } from '../../gateway/metrics.ts';
 
@@ -60,6 +60,56 @@ describe('Prometheus text format', () => {
       kind: 'response',
       class: '4xx',
     });
+  });
+
+  it('hands out one frozen label set per side and method or class, so the hot path builds no key string', () => {
+    const message = GatewayMetrics.labels('ws', { kind: 'request', method: 'MESSAGE' });
+    expect(GatewayMetrics.labels('ws', { kind: 'request', method: 'MESSAGE' })).toBe(message);
+    expect(GatewayMetrics.labels('ws', { kind: 'request', method: 'XYZZY' })).toBe(
+      GatewayMetrics.labels('ws', { kind: 'request', method: 'FOO' }),
+    );
+    expect(GatewayMetrics.labels('udp', { kind: 'response', status: 200 })).toBe(
+      GatewayMetrics.labels('udp', { kind: 'response', status: 202 }),
+    );
+    expect(Object.isFrozen(message)).toBe(true);
+
+    // Once a series exists, incrementing it through an interned or a one-label set sorts and joins nothing.
+    const registry = new Registry();
+    const counter = registry.counter('sip_total', 'SIP messages.');
+    const drops = registry.counter('drops_total', 'Drops.');
+    counter.inc(message);
+    drops.inc({ reason: 'garbage' });
+    const sort = vi.spyOn(Array.prototype, 'sort');
+    const join = vi.spyOn(Array.prototype, 'join');
+    try {
+      for (let i = 0; i < 10; i++) {
+        counter.inc(GatewayMetrics.labels('ws', { kind: 'request', method: 'MESSAGE' }));
+        drops.inc({ reason: 'garbage' });
+      }
+      expect(sort).not.toHaveBeenCalled();
+      expect(join).not.toHaveBeenCalled();
+    } finally {
+      sort.mockRestore();
+      join.mockRestore();
+    }
+    // Interned, fresh and reordered objects of the same set are one series, rendered as before.
+    counter.inc({ side: 'ws', kind: 'request', method: 'MESSAGE' });
+    counter.inc({ method: 'MESSAGE', kind: 'request', side: 'ws' }, 2);
+    counter.inc(GatewayMetrics.labels('ws', { kind: 'response', status: 200 }));
+    expect(counter.get({ kind: 'request', method: 'MESSAGE', side: 'ws' })).toBe(14);
+    expect(drops.get({ reason: 'garbage' })).toBe(11);
+    expect(registry.render()).toBe(
+      [
+        '# HELP sip_total SIP messages.',
+        '# TYPE sip_total counter',
+        'sip_total{kind="request",method="MESSAGE",side="ws"} 14',
+        'sip_total{class="2xx",kind="response",side="ws"} 1',
+        '# HELP drops_total Drops.',
+        '# TYPE drops_total counter',
+        'drops_total{reason="garbage"} 11',
+        '',
+      ].join('\n'),
+    );
   });
 
   it('exposes every gateway family', () => {

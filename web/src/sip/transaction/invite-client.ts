@@ -36,6 +36,7 @@
  */
 import { InvalidStateError } from '../errors.ts';
 import { SipRequest, splitTopLevelCommas, type SipResponse } from '../message/index.ts';
+import { RequestSummary } from './summary.ts';
 import { TimerSet, type StateTable } from './timer-set.ts';
 import { TIMER_A, TIMER_B, TIMER_CANCEL, TIMER_D, TIMER_M, doubled } from './timers.ts';
 import type { FlowInfo, Transaction, TransactionOptions, TransactionSink } from './transaction.ts';
@@ -58,10 +59,12 @@ export class InviteClientTransaction implements Transaction {
   readonly kind = 'client' as const;
   readonly method = 'INVITE';
   readonly id: string;
-  readonly request: SipRequest;
   readonly reliable: boolean;
   readonly flow: FlowInfo | undefined;
   #state: InviteClientState = 'Calling';
+  /** the INVITE, until a final response makes it useless: then only its summary (and the built ACK) is kept */
+  #request: SipRequest | undefined;
+  #summary: RequestSummary | undefined;
   readonly #sink: TransactionSink;
   readonly #timers: TimerSet<Timer>;
   /** the ACK of the first non-2xx final response, re-sent for each of its retransmissions */
@@ -74,18 +77,32 @@ export class InviteClientTransaction implements Transaction {
     if (options.request.method !== 'INVITE')
       throw new TypeError('an INVITE client transaction needs an INVITE');
     this.id = options.id;
-    this.request = options.request;
+    this.#request = options.request;
     this.reliable = options.reliable;
     this.flow = options.flow;
     this.#sink = options.sink;
     this.#timers = new TimerSet<Timer>(RULES, PRIORITY, options.timers, options.reliable);
     // §17.1.1.2: the TU's INVITE enters Calling and goes to the transport; A (unreliable only) and B start.
-    this.#send(this.request);
+    this.#send(options.request);
     this.#enter('Calling', options.now);
   }
 
   get state(): InviteClientState {
     return this.#state;
+  }
+
+  /**
+   * The INVITE, while it may still be sent again or CANCELled (Calling, Proceeding). From Completed or Accepted
+   * on, the transaction holds only a summary of it (request line, Via, From, To, Call-ID, CSeq; see
+   * RequestSummary) and this is a stand-in built from that.
+   */
+  get request(): SipRequest {
+    return this.#request ?? (this.#summary as RequestSummary).request;
+  }
+
+  /** True while the transaction still holds the INVITE itself (Calling, Proceeding). */
+  get holdsRequest(): boolean {
+    return this.#request !== undefined;
   }
 
   /** True once any provisional response arrived (a CANCEL may be sent from then on, §9.1). */
@@ -121,6 +138,7 @@ export class InviteClientTransaction implements Transaction {
         } else {
           // §17.1.1.2: a 300-699 response is ACKed by the transaction, passed up, and Completed is entered.
           this.#ack = createAck(this.request, response);
+          this.#release();
           this.#send(this.#ack);
           this.#toTu(response, flow, false);
           this.#transition('Completed', now);
@@ -132,7 +150,7 @@ export class InviteClientTransaction implements Transaction {
           // final from another branch (another To tag) gets its own ACK.
           const ack = this.#ack;
           const same = ack !== undefined && ack.headers.get('to') === response.headers.get('to');
-          this.#send(same ? ack : createAck(this.request, response));
+          if (ack !== undefined) this.#send(same ? ack : retargetAck(ack, response));
         } else if (status >= 200) {
           // §16.7 step 10: a proxy forwards a late 2xx even after a non-2xx final; the TU must ACK it and end
           // that dialog, so it goes up (the RFC 3261 machine is silent about this case).
@@ -163,7 +181,7 @@ export class InviteClientTransaction implements Transaction {
       switch (due.timer) {
         case 'A':
           // §17.1.1.2: Timer A resends the INVITE and restarts at twice its last value.
-          this.#send(this.request);
+          if (this.#request !== undefined) this.#send(this.#request);
           this.#timers.arm('A', now, doubled(due.interval));
           break;
         case 'B':
@@ -203,6 +221,8 @@ export class InviteClientTransaction implements Transaction {
 
   #enter(state: InviteClientState, now: number): void {
     const immediate = this.#timers.enter(TABLE[state], now);
+    // Completed re-sends the ACK already built and Accepted only passes 2xx up: the INVITE is not needed.
+    if (state === 'Completed' || state === 'Accepted' || state === 'Terminated') this.#release();
     if (state === 'Terminated') {
       this.#timers.clearAll();
       this.#sink.emit({ type: 'terminated', transactionId: this.id });
@@ -211,6 +231,13 @@ export class InviteClientTransaction implements Transaction {
     // Timer D is 0 on reliable transports: Completed ends at once.
     for (const timer of immediate) this.#timers.arm(timer, now, 0);
     if (immediate.length > 0) this.handleTimers(now);
+  }
+
+  /** Drop the INVITE, keeping its summary. */
+  #release(): void {
+    if (this.#request === undefined) return;
+    this.#summary = new RequestSummary(this.#request);
+    this.#request = undefined;
   }
 
   #toTu(response: SipResponse, flow: FlowInfo | undefined, retransmission: boolean): void {
@@ -245,6 +272,16 @@ export function createAck(invite: SipRequest, response: SipResponse): SipRequest
   h.append('Call-ID', required(invite, 'call-id'));
   h.append('CSeq', `${invite.cseq.seq} ACK`);
   return ack;
+}
+
+/**
+ * The ACK for another final response to the same INVITE (another To tag): the ACK already built, with that
+ * response's To. Everything else in a §17.1.1.3 ACK comes from the INVITE, which the transaction no longer holds.
+ */
+function retargetAck(ack: SipRequest, response: SipResponse): SipRequest {
+  const other = ack.clone();
+  other.headers.set('To', required(response, 'to'));
+  return other;
 }
 
 /** The text of the topmost Via value, split off a comma-separated field if need be. */

@@ -33,6 +33,7 @@
  */
 import { InvalidStateError } from '../errors.ts';
 import type { SipRequest, SipResponse } from '../message/index.ts';
+import { RequestSummary } from './summary.ts';
 import { TimerSet, type StateTable } from './timer-set.ts';
 import { TIMER_E, TIMER_F, TIMER_K, doubled } from './timers.ts';
 import type { FlowInfo, Transaction, TransactionOptions, TransactionSink } from './transaction.ts';
@@ -54,10 +55,12 @@ export class NonInviteClientTransaction implements Transaction {
   readonly kind = 'client' as const;
   readonly id: string;
   readonly method: string;
-  readonly request: SipRequest;
   readonly reliable: boolean;
   readonly flow: FlowInfo | undefined;
   #state: NonInviteClientState = 'Trying';
+  /** the request, until a final response (or the end) makes it useless: then only its summary is kept */
+  #request: SipRequest | undefined;
+  #summary: RequestSummary | undefined;
   readonly #sink: TransactionSink;
   readonly #timers: TimerSet<Timer>;
   readonly #T2: number;
@@ -68,7 +71,7 @@ export class NonInviteClientTransaction implements Transaction {
       throw new TypeError(`${method} does not make a non-INVITE client transaction`);
     this.id = options.id;
     this.method = method;
-    this.request = options.request;
+    this.#request = options.request;
     this.reliable = options.reliable;
     this.flow = options.flow;
     this.#sink = options.sink;
@@ -81,6 +84,20 @@ export class NonInviteClientTransaction implements Transaction {
 
   get state(): NonInviteClientState {
     return this.#state;
+  }
+
+  /**
+   * The request, while it may still be sent again (Trying, Proceeding). From Completed on, the transaction holds
+   * only a summary of it (request line, Via, From, To, Call-ID, CSeq; see RequestSummary) and this is a stand-in
+   * built from that.
+   */
+  get request(): SipRequest {
+    return this.#request ?? (this.#summary as RequestSummary).request;
+  }
+
+  /** True while the transaction still holds the request itself (Trying, Proceeding). */
+  get holdsRequest(): boolean {
+    return this.#request !== undefined;
   }
 
   nextDeadline(): number | undefined {
@@ -144,6 +161,11 @@ export class NonInviteClientTransaction implements Transaction {
 
   #enter(state: NonInviteClientState, now: number): void {
     const immediate = this.#timers.enter(TABLE[state], now);
+    // Completed only absorbs responses, which the layer matches by its key: the request is not needed any more.
+    if ((state === 'Completed' || state === 'Terminated') && this.#request !== undefined) {
+      this.#summary = new RequestSummary(this.#request);
+      this.#request = undefined;
+    }
     if (state === 'Terminated') {
       this.#timers.clearAll();
       this.#sink.emit({ type: 'terminated', transactionId: this.id });
@@ -155,6 +177,6 @@ export class NonInviteClientTransaction implements Transaction {
   }
 
   #send(): void {
-    this.#sink.transmit(this.request, this.flow, this.id);
+    if (this.#request !== undefined) this.#sink.transmit(this.#request, this.flow, this.id);
   }
 }
