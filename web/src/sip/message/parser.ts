@@ -225,19 +225,18 @@ function parseFields(head: string, pos: number): HeaderField[] {
     while (vs < end && (head.charCodeAt(vs) === 0x20 || head.charCodeAt(vs) === 0x09)) vs++;
     let value = head.slice(vs, end);
     // RFC 3261 §7.3.1: a line starting with whitespace continues the header; the fold becomes one SP.
-    for (
-      let n = head.charCodeAt(end + 2);
-      end < len && (n === 0x20 || n === 0x09);
-      n = head.charCodeAt(end + 2)
-    ) {
+    // (Reads stay inside the string: an out-of-bounds charCodeAt makes V8 drop its optimised code.)
+    while (end + 2 < len && (head.charCodeAt(end + 2) === 0x20 || head.charCodeAt(end + 2) === 0x09)) {
       let next = head.indexOf('\r\n', end + 2);
       if (next < 0) next = len;
       const more = head.slice(end + 2, next).trim();
       if (more !== '') value = value === '' ? more : value.trimEnd() + ' ' + more;
       end = next;
     }
-    const last = value.charCodeAt(value.length - 1);
-    if (last === 0x20 || last === 0x09) value = value.trimEnd();
+    if (value.length > 0) {
+      const last = value.charCodeAt(value.length - 1);
+      if (last === 0x20 || last === 0x09) value = value.trimEnd();
+    }
     fields.push({ name: info[0], key: info[1], value, offset: vs, type: info[2] });
     pos = end;
   }

@@ -25,7 +25,8 @@ export class Scanner {
   }
 
   peek(): number {
-    return this.s.charCodeAt(this.i);
+    // -1 at the end: reading past a string's end would make V8 drop its optimised code.
+    return this.i < this.s.length ? this.s.charCodeAt(this.i) : -1;
   }
 
   ws(): this {
@@ -58,7 +59,7 @@ export class Scanner {
   /** Consume `ch` if it is next (after optional whitespace when `lws`). */
   eat(ch: number, lws = true): boolean {
     if (lws) this.ws();
-    if (this.s.charCodeAt(this.i) !== ch) return false;
+    if (this.i >= this.s.length || this.s.charCodeAt(this.i) !== ch) return false;
     this.i++;
     if (lws) this.ws();
     return true;
@@ -127,7 +128,8 @@ export class Scanner {
     let flat: (string | null)[] | undefined;
     for (;;) {
       this.ws();
-      if (this.s.charCodeAt(this.i) !== 0x3b) return flat === undefined ? ParamMap.EMPTY : new ParamMap(flat);
+      if (this.i >= this.s.length || this.s.charCodeAt(this.i) !== 0x3b)
+        return flat === undefined ? ParamMap.EMPTY : new ParamMap(flat);
       this.i++;
       this.ws();
       const name = this.token('parameter name').toLowerCase();

@@ -314,7 +314,7 @@ const HOST_PORT: HostPort = { host: '', port: undefined, end: 0 };
 export function parseHostPort(text: string, i: number, base: number): HostPort {
   const start = i;
   let host: string;
-  if (text.charCodeAt(i) === 0x5b /* [ */) {
+  if (i < text.length && text.charCodeAt(i) === 0x5b /* [ */) {
     const close = text.indexOf(']', i);
     if (close < 0) throw new ParseError('unterminated IPv6 reference', base + i);
     for (let j = i + 1; j < close; j++) {
@@ -338,7 +338,7 @@ export function parseHostPort(text: string, i: number, base: number): HostPort {
     host = text.slice(start, i);
   }
   let port: number | undefined;
-  if (text.charCodeAt(i) === 0x3a /* : */) {
+  if (i < text.length && text.charCodeAt(i) === 0x3a /* : */) {
     const ps = ++i;
     let n = 0;
     for (; i < text.length; i++) {
