@@ -37,7 +37,7 @@
 import { InvalidStateError } from '../errors.ts';
 import { SipRequest, splitTopLevelCommas, type SipResponse } from '../message/index.ts';
 import { RequestSummary } from './summary.ts';
-import { TimerSet, type StateTable } from './timer-set.ts';
+import { TimerSet, checkTransition, type StateTable } from './timer-set.ts';
 import { TIMER_A, TIMER_B, TIMER_CANCEL, TIMER_D, TIMER_M, doubled } from './timers.ts';
 import type { FlowInfo, Transaction, TransactionOptions, TransactionSink } from './transaction.ts';
 
@@ -211,26 +211,22 @@ export class InviteClientTransaction implements Transaction {
   }
 
   #transition(to: InviteClientState, now: number): void {
-    if (!TABLE[this.#state].next.includes(to))
-      throw new InvalidStateError(
-        `INVITE client transaction ${this.id}: no transition ${this.#state} → ${to}`,
-      );
+    checkTransition(TABLE, this.#state, to, `INVITE client transaction ${this.id}`);
     this.#state = to;
     this.#enter(to, now);
   }
 
   #enter(state: InviteClientState, now: number): void {
-    const immediate = this.#timers.enter(TABLE[state], now);
     // Completed re-sends the ACK already built and Accepted only passes 2xx up: the INVITE is not needed.
     if (state === 'Completed' || state === 'Accepted' || state === 'Terminated') this.#release();
-    if (state === 'Terminated') {
-      this.#timers.clearAll();
-      this.#sink.emit({ type: 'terminated', transactionId: this.id });
-      return;
-    }
     // Timer D is 0 on reliable transports: Completed ends at once.
-    for (const timer of immediate) this.#timers.arm(timer, now, 0);
-    if (immediate.length > 0) this.handleTimers(now);
+    this.#timers.enterState(
+      TABLE[state],
+      state === 'Terminated',
+      now,
+      () => this.#sink.emit({ type: 'terminated', transactionId: this.id }),
+      (at) => this.handleTimers(at),
+    );
   }
 
   /** Drop the INVITE, keeping its summary. */

@@ -34,7 +34,7 @@
  */
 import { InvalidStateError } from '../errors.ts';
 import { createResponse, type SipRequest, type SipResponse } from '../message/index.ts';
-import { TimerSet, type StateTable } from './timer-set.ts';
+import { TimerSet, checkTransition, type StateTable } from './timer-set.ts';
 import { TIMER_G, TIMER_H, TIMER_I, TIMER_L, TIMER_TRYING, doubled } from './timers.ts';
 import type { FlowInfo, Transaction, TransactionOptions, TransactionSink } from './transaction.ts';
 
@@ -196,24 +196,20 @@ export class InviteServerTransaction implements Transaction {
   }
 
   #transition(to: InviteServerState, now: number): void {
-    if (!TABLE[this.#state].next.includes(to))
-      throw new InvalidStateError(
-        `INVITE server transaction ${this.id}: no transition ${this.#state} → ${to}`,
-      );
+    checkTransition(TABLE, this.#state, to, `INVITE server transaction ${this.id}`);
     this.#state = to;
     this.#enter(to, now);
   }
 
   #enter(state: InviteServerState, now: number): void {
-    const immediate = this.#timers.enter(TABLE[state], now);
-    if (state === 'Terminated') {
-      this.#timers.clearAll();
-      this.#sink.emit({ type: 'terminated', transactionId: this.id });
-      return;
-    }
     // Timer I is 0 on reliable transports (Confirmed ends at once); a Trying delay of 0 sends 100 at once.
-    for (const timer of immediate) this.#timers.arm(timer, now, 0);
-    if (immediate.length > 0) this.handleTimers(now);
+    this.#timers.enterState(
+      TABLE[state],
+      state === 'Terminated',
+      now,
+      () => this.#sink.emit({ type: 'terminated', transactionId: this.id }),
+      (at) => this.handleTimers(at),
+    );
   }
 
   #send(response: SipResponse): void {

@@ -31,10 +31,9 @@
  * Completed for Timer K (T4 over UDP, 0 over reliable transports) so that retransmitted responses are absorbed
  * instead of reaching the TU again.
  */
-import { InvalidStateError } from '../errors.ts';
 import type { SipRequest, SipResponse } from '../message/index.ts';
 import { RequestSummary } from './summary.ts';
-import { TimerSet, type StateTable } from './timer-set.ts';
+import { TimerSet, checkTransition, type StateTable } from './timer-set.ts';
 import { TIMER_E, TIMER_F, TIMER_K, doubled } from './timers.ts';
 import type { FlowInfo, Transaction, TransactionOptions, TransactionSink } from './transaction.ts';
 
@@ -151,29 +150,25 @@ export class NonInviteClientTransaction implements Transaction {
   }
 
   #transition(to: NonInviteClientState, now: number): void {
-    if (!TABLE[this.#state].next.includes(to))
-      throw new InvalidStateError(
-        `non-INVITE client transaction ${this.id}: no transition ${this.#state} → ${to}`,
-      );
+    checkTransition(TABLE, this.#state, to, `non-INVITE client transaction ${this.id}`);
     this.#state = to;
     this.#enter(to, now);
   }
 
   #enter(state: NonInviteClientState, now: number): void {
-    const immediate = this.#timers.enter(TABLE[state], now);
     // Completed only absorbs responses, which the layer matches by its key: the request is not needed any more.
     if ((state === 'Completed' || state === 'Terminated') && this.#request !== undefined) {
       this.#summary = new RequestSummary(this.#request);
       this.#request = undefined;
     }
-    if (state === 'Terminated') {
-      this.#timers.clearAll();
-      this.#sink.emit({ type: 'terminated', transactionId: this.id });
-      return;
-    }
     // Timer K is 0 on reliable transports: Completed ends at once.
-    for (const timer of immediate) this.#timers.arm(timer, now, 0);
-    if (immediate.length > 0) this.handleTimers(now);
+    this.#timers.enterState(
+      TABLE[state],
+      state === 'Terminated',
+      now,
+      () => this.#sink.emit({ type: 'terminated', transactionId: this.id }),
+      (at) => this.handleTimers(at),
+    );
   }
 
   #send(): void {

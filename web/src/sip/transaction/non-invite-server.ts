@@ -32,7 +32,7 @@
  */
 import { InvalidStateError } from '../errors.ts';
 import type { SipRequest, SipResponse } from '../message/index.ts';
-import { TimerSet, type StateTable } from './timer-set.ts';
+import { TimerSet, checkTransition, type StateTable } from './timer-set.ts';
 import { TIMER_J } from './timers.ts';
 import type { FlowInfo, Transaction, TransactionOptions, TransactionSink } from './transaction.ts';
 
@@ -147,24 +147,20 @@ export class NonInviteServerTransaction implements Transaction {
   }
 
   #transition(to: NonInviteServerState, now: number): void {
-    if (!TABLE[this.#state].next.includes(to))
-      throw new InvalidStateError(
-        `non-INVITE server transaction ${this.id}: no transition ${this.#state} → ${to}`,
-      );
+    checkTransition(TABLE, this.#state, to, `non-INVITE server transaction ${this.id}`);
     this.#state = to;
     this.#enter(to, now);
   }
 
   #enter(state: NonInviteServerState, now: number): void {
-    const immediate = this.#timers.enter(TABLE[state], now);
-    if (state === 'Terminated') {
-      this.#timers.clearAll();
-      this.#sink.emit({ type: 'terminated', transactionId: this.id });
-      return;
-    }
     // Timer J is 0 on reliable transports: Completed ends at once.
-    for (const timer of immediate) this.#timers.arm(timer, now, 0);
-    if (immediate.length > 0) this.handleTimers(now);
+    this.#timers.enterState(
+      TABLE[state],
+      state === 'Terminated',
+      now,
+      () => this.#sink.emit({ type: 'terminated', transactionId: this.id }),
+      (at) => this.handleTimers(at),
+    );
   }
 
   #send(response: SipResponse): void {

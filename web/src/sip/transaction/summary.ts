@@ -18,12 +18,15 @@ export class RequestSummary {
   constructor(request: SipRequest) {
     this.method = request.method;
     this.#uri = request.uri.toString();
-    for (const field of request.headers.fields)
-      if (KEPT.has(field.key)) this.#fields.push(field);
+    for (const field of request.headers.fields) if (KEPT.has(field.key)) this.#fields.push(field);
   }
 
   /** A stand-in for the request: its request line and its Via, From, To, Call-ID and CSeq fields; no body. */
   get request(): SipRequest {
-    return (this.#request ??= new SipRequest(this.method, Uri.lazy(this.#uri), new SipHeaders(this.#fields.slice())));
+    return (this.#request ??= new SipRequest(
+      this.method,
+      Uri.lazy(this.#uri),
+      new SipHeaders(this.#fields.slice()),
+    ));
   }
 }

@@ -6,6 +6,7 @@
  * clear and arm the timers. Timers are absolute deadlines (`now` + duration), so the machines never read a clock:
  * `next()` tells the owner when to call back, `takeDue(now)` hands over the timers whose time has come.
  */
+import { InvalidStateError } from '../errors.ts';
 import type { TimerRule, TimerValues } from './timers.ts';
 
 export interface StateSpec<S extends string, T extends string> {
@@ -47,6 +48,28 @@ export class TimerSet<T extends string> {
     this.#priority = priority;
     this.#values = values;
     this.#reliable = reliable;
+  }
+
+  /**
+   * What every machine does on entering a state: start and stop timers as the table says; in Terminated clear
+   * them all and tell the TU (`onTerminated`); a timer that is 0 on this transport (Timer D, I, J, K over a
+   * reliable one) fires at once through the machine's `handleTimers`.
+   */
+  enterState(
+    spec: StateSpec<string, T>,
+    terminated: boolean,
+    now: number,
+    onTerminated: () => void,
+    handleTimers: (now: number) => void,
+  ): void {
+    const immediate = this.enter(spec, now);
+    if (terminated) {
+      this.clearAll();
+      onTerminated();
+      return;
+    }
+    for (const timer of immediate) this.arm(timer, now, 0);
+    if (immediate.length > 0) handleTimers(now);
   }
 
   /**
@@ -113,4 +136,14 @@ export class TimerSet<T extends string> {
     this.#armed.delete(best);
     return { timer: best, interval };
   }
+}
+
+/** The table's check of a move (STYLE.md: a state machine is a table and one transition()). */
+export function checkTransition<S extends string>(
+  table: StateTable<S, string>,
+  from: S,
+  to: S,
+  what: string,
+): void {
+  if (!table[from].next.includes(to)) throw new InvalidStateError(`${what}: no transition ${from} → ${to}`);
 }
