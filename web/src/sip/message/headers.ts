@@ -166,15 +166,10 @@ function buildKnownByFirst(): (readonly [lower: string, info: NameInfo])[][] {
 }
 
 /**
- * normalizeName for the name standing at s[start, end), without cutting it out of s: known names are
- * compared in place, case-insensitively (setting bit 0x20 lowercases letters and changes no other token char
- * into another token char).
+ * The NameInfo of a known header name standing at s[start, end), or undefined, compared in place without cutting
+ * it out of s: case-insensitively, since setting bit 0x20 lowercases letters and turns no other token char into
+ * another token char.
  */
-export function normalizeNameAt(s: string, start: number, end: number): NameInfo {
-  return knownNameAt(s, start, end) ?? normalizeName(s.slice(start, end));
-}
-
-/** The NameInfo of a known header name standing at s[start, end), or undefined. */
 export function knownNameAt(s: string, start: number, end: number): NameInfo | undefined {
   const len = end - start;
   const candidates = (knownByFirst ??= buildKnownByFirst())[s.charCodeAt(start) | 0x20];
