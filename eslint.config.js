@@ -1,6 +1,7 @@
 // @ts-check
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import pluginVue from 'eslint-plugin-vue';
 
 const coreForbiddenGlobals = ['setTimeout', 'setInterval', 'clearTimeout', 'clearInterval', 'Date', 'crypto',
   'WebSocket', 'console', 'window', 'document', 'process', 'performance', 'fetch', 'Buffer'].map((name) => ({
@@ -26,6 +27,23 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       'no-console': 'error',
       'no-control-regex': 'off',
+    },
+  },
+  // Single-file components: Vue's recommended rules with the TypeScript parser; vue-tsc does their type checks.
+  ...pluginVue.configs['flat/recommended'],
+  {
+    files: ['**/*.vue'],
+    languageOptions: { parserOptions: { parser: tseslint.parser, extraFileExtensions: ['.vue'], sourceType: 'module' } },
+    ...tseslint.configs.disableTypeChecked,
+  },
+  {
+    files: ['**/*.vue'],
+    rules: {
+      'vue/multi-word-component-names': 'error',
+      'vue/no-v-html': 'error',
+      'vue/max-attributes-per-line': 'off',
+      'vue/singleline-html-element-content-newline': 'off',
+      'vue/html-self-closing': 'off',
     },
   },
   // The protocol core: no I/O, no clock, no randomness, no app code.
@@ -55,11 +73,26 @@ export default tseslint.config(
   },
   // Everything outside the core reaches it only through its public index.
   {
-    files: ['web/src/drivers/**/*.ts', 'web/src/stores/**/*.ts', 'web/src/components/**/*.ts', 'gateway/**/*.ts'],
+    files: ['web/src/drivers/**/*.ts', 'web/src/stores/**/*.ts', 'web/src/components/**/*.ts', 'web/src/components/**/*.vue',
+      'web/src/composables/**/*.ts', 'web/src/widget/**/*.ts', 'web/src/main.ts', 'gateway/**/*.ts'],
     rules: {
       'no-restricted-imports': ['error', forbid(['**/sip/message/**', '**/sip/transaction/**', '**/sip/dialog/**',
         '**/sip/auth/**', '**/sip/ua/**', '**/sip/msrp/**', '**/sip/im/**', '**/sip/sdp/**'],
       'Import the SIP core from web/src/sip/index.ts only.')],
+    },
+  },
+  // The app's arrows (STYLE.md): components → stores/composables → drivers → the core's index.
+  {
+    files: ['web/src/drivers/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', forbid(['**/stores/**', '**/components/**', '**/composables/**', 'vue', 'pinia'],
+        'drivers sit below the stores and know no Vue.')],
+    },
+  },
+  {
+    files: ['web/src/stores/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', forbid(['**/components/**', '**/sip/*/**'], 'stores use drivers and the core index, never components.')],
     },
   },
   {
