@@ -68,6 +68,8 @@ export interface GatewayConfig {
   readonly limits: GatewayLimits;
   /** how long shutdown waits for in-flight transactions before closing WebSockets */
   readonly shutdownGraceMs: number;
+  /** processes beside a PBX (node:cluster, gateway/cluster.ts); 'auto': one per CPU; embedded mode runs one */
+  readonly workers: number | 'auto';
 }
 
 export class ConfigError extends Error {
@@ -243,6 +245,13 @@ export const OPTIONS: readonly OptionSpec[] = [
     default: '2000',
     help: 'on SIGINT/SIGTERM, time to finish in-flight transactions',
   },
+  {
+    flag: 'workers',
+    kind: 'string',
+    arg: 'N|auto',
+    default: 'auto',
+    help: 'gateway processes beside a PBX (auto: one per CPU, at most 8); worker i listens for SIP on the port + i; embedded mode runs one',
+  },
   { flag: 'help', kind: 'boolean', short: 'h', help: 'print this help and exit' },
 ];
 
@@ -404,6 +413,7 @@ export function parseConfig(
   if (!/^[a-z0-9.-]+$|^\[[0-9a-f:.]+\]$/.test(domain))
     throw new ConfigError(`--domain: not a host name: "${domain}"`);
   const staticText = str('static');
+  const workersText = str('workers') ?? 'auto';
 
   const config: GatewayConfig = {
     host,
@@ -443,6 +453,7 @@ export function parseConfig(
       maxGarbage: 3,
     },
     shutdownGraceMs: parseInteger(str('shutdown-grace') ?? '2000', '--shutdown-grace', 0, 600_000),
+    workers: workersText === 'auto' ? 'auto' : parseInteger(workersText, '--workers', 1, 64),
   };
   return { help: false, config };
 }

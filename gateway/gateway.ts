@@ -13,6 +13,7 @@ import { networkInterfaces } from 'node:os';
 import pino, { type Logger } from 'pino';
 
 import { ParseError, parseMessage } from '../web/src/sip/index.ts';
+import type { WorkerRole } from './cluster.ts';
 import type { GatewayConfig } from './config.ts';
 import { coreLinkToEdge, edgeNetToCore, linkUpstream, openEmbeddedState } from './core/embedded.ts';
 import { SipCore } from './core/sip-core.ts';
@@ -46,6 +47,8 @@ export interface GatewayDeps {
   readonly timers?: { T1?: number; T2?: number; T4?: number } | undefined;
   /** Embedded mode: the clock of Date/Expires for stored messages (tests). */
   readonly wallClock?: (() => number) | undefined;
+  /** This process is one worker of several (gateway/cluster.ts): its index goes into the flow tokens. */
+  readonly worker?: WorkerRole | undefined;
 }
 
 const WILDCARDS = new Set(['0.0.0.0', '::', '']);
@@ -81,7 +84,8 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps = {}
   // Embedded mode (no --upstream): the built-in SIP core takes the upstream's place (gateway/core/).
   const state = resolved === undefined ? openEmbeddedState(config, log) : undefined;
   let core: SipCore | undefined;
-  const tokens = new FlowTokens({ secret: config.flowSecret });
+  const worker = deps.worker;
+  const tokens = new FlowTokens({ secret: config.flowSecret, worker: worker?.index });
   const tls =
     config.tls === undefined
       ? undefined
@@ -197,8 +201,17 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps = {}
       );
     };
     const metricsRoute: HttpHandler = (_request, response) => {
-      response.writeHead(200, { 'Content-Type': PROMETHEUS_CONTENT_TYPE }).end(metrics.registry.render());
+      if (worker === undefined) {
+        response.writeHead(200, { 'Content-Type': PROMETHEUS_CONTENT_TYPE }).end(metrics.registry.render());
+        return;
+      }
+      // Several workers: one exposition of all of them, each sample labelled with its worker.
+      void worker.collectMetrics().then((text) => {
+        if (!response.destroyed)
+          response.writeHead(200, { 'Content-Type': PROMETHEUS_CONTENT_TYPE }).end(text);
+      });
     };
+    worker?.serveMetrics(() => metrics.registry.render());
     const http = await HttpServer.start({
       host: config.host,
       port: config.port,
@@ -291,7 +304,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps = {}
       timers: deps.timers,
     });
     const proxy = edge;
-    if (config.flowSecret === undefined && state === undefined)
+    if (config.flowSecret === undefined && state === undefined && worker === undefined)
       log.warn(
         'no --flow-secret: a random one is used; a restart invalidates every flow token (browsers re-register)',
       );
@@ -307,8 +320,10 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps = {}
         path: config.usePath,
         tls: tls !== undefined,
       },
-      'gateway listening',
+      // With several workers the primary says "gateway listening" once every worker does.
+      worker === undefined ? 'gateway listening' : 'worker listening',
     );
+    worker?.ready({ http: http.port, udp: udp?.port ?? 0, tcp: tcp?.port ?? 0 });
 
     let closing: Promise<void> | undefined;
     return {

@@ -1,10 +1,16 @@
 /**
  * The gateway's composition root: `npm run gateway -- --upstream sip:PBX:5060 …` (`--help` for every flag).
  * Parses flags and environment, creates the logger, starts the gateway, and stops it gracefully on SIGINT or
- * SIGTERM (a second signal exits at once). The gateway runs as a single process (no node:cluster).
+ * SIGTERM (a second signal exits at once). Beside a PBX it runs one worker process per CPU by default
+ * (gateway/cluster.ts); embedded mode is one process.
  */
+import { randomBytes } from 'node:crypto';
+import cluster from 'node:cluster';
+import { availableParallelism } from 'node:os';
+
 import pino from 'pino';
 
+import { runPrimary, workerConfig, workerRole } from './cluster.ts';
 import { ConfigError, helpText, parseConfig, type GatewayConfig } from './config.ts';
 import { UsersFileError } from './core/users.ts';
 import { startGateway } from './gateway.ts';
@@ -24,11 +30,32 @@ async function main(): Promise<number> {
     console.log(helpText());
     return 0;
   }
-  const config = parsed.config;
-  const log = pino({ level: config.logLevel, base: { service: 'gateway' } });
+  let config = parsed.config;
+  const rootLog = pino({ level: config.logLevel, base: { service: 'gateway' } });
+  const workers =
+    config.upstream === undefined
+      ? 1
+      : config.workers === 'auto'
+        ? Math.min(availableParallelism(), 8)
+        : config.workers;
+  if (workers > 1 && cluster.isPrimary) {
+    if (config.flowSecret === undefined) {
+      // One secret for all workers (inherited through the environment), so that each can tell another worker's
+      // token (430) from a forged one (403). It still dies with the primary.
+      process.env.GATEWAY_FLOW_SECRET = randomBytes(24).toString('base64url');
+      rootLog.warn(
+        'no --flow-secret: a random one is used; a restart invalidates every flow token (browsers re-register)',
+      );
+    }
+    runPrimary({ config, workers, log: rootLog });
+    return -1;
+  }
+  const role = workerRole(workers);
+  const log = role === undefined ? rootLog : rootLog.child({ worker: role.index });
+  if (role !== undefined) config = workerConfig(config, role.index);
   let gateway;
   try {
-    gateway = await startGateway(config, { log });
+    gateway = await startGateway(config, { log, worker: role });
   } catch (error) {
     const message = startFailure(error, config);
     if (message === undefined) throw error;
@@ -69,7 +96,9 @@ async function main(): Promise<number> {
       },
     );
   };
-  process.on('SIGINT', stop);
+  // A worker stops when its primary says so (SIGTERM); a terminal's Ctrl-C reaches the whole process group,
+  // and the primary turns it into that SIGTERM.
+  process.on('SIGINT', role === undefined ? stop : () => undefined);
   process.on('SIGTERM', stop);
   return -1;
 }

@@ -9,8 +9,8 @@
  * The MAC makes a token impossible to forge without the secret (a forged one is answered 403). The boot id is
  * random per process start: with a fixed `--flow-secret` a token minted before a restart still verifies, but it
  * names a connection of the previous process, so it is reported `stale` (430 Flow Failed) rather than mapped
- * onto an unrelated new connection that happens to have the same counter. The worker byte is 0: the gateway runs
- * as one process (a node:cluster deployment would put the worker id there and route by it).
+ * onto an unrelated new connection that happens to have the same counter. The worker byte names the node:cluster
+ * worker that holds the connection (gateway/cluster.ts; 0 for one process); another worker's token is stale.
  *
  * base64url uses only URI-unreserved characters, so a token is valid as a SIP URI user part and inside a Via
  * branch (RFC 3261 §25.1 token).

@@ -547,6 +547,8 @@ interface NodeChild {
   readonly name: string;
   /** the node process (the child of timeout(1)) */
   readonly pid: number;
+  /** its process group (every process it starts stays in it) */
+  readonly group: number;
   readonly proc: ChildProcess;
   readonly exited: Promise<void>;
   hasExited(): boolean;
@@ -622,6 +624,7 @@ async function spawnNode(name: string, args: readonly string[], ipc = false): Pr
   return {
     name,
     pid,
+    group,
     proc,
     exited: exitedPromise,
     hasExited: () => exited,
@@ -813,10 +816,13 @@ async function startGatewayChild(
 async function startOurs(bundle: string): Promise<Relay> {
   const uas = await startUas();
   const { child, port, args } = await startGatewayChild(bundle, uas.port);
+  // The gateway runs one worker per CPU beside a PBX (node:cluster): its primary and workers are the node
+  // processes of the child's group; all of them count.
+  const pids = groupPids(child.group, 'node');
   return {
     key: 'ours',
     url: `ws://127.0.0.1:${port}`,
-    pids: [child.pid],
+    pids: pids.length > 0 ? pids : [child.pid],
     wiring: `node ${args.map((a) => (a === bundle ? path.relative(REPO_ROOT, a) : a)).join(' ')}`,
     uas,
     stop: () => child.stop(),
@@ -1013,22 +1019,21 @@ function summarize(relay: Relay, rounds: RoundResult[]): SetupReport {
   };
 }
 
+/** Open SIP WebSockets over every worker: the sum of gateway_ws_connections in /metrics. */
 function healthConnections(port: number): Promise<number> {
   return new Promise((resolve, reject) => {
-    const request = httpGet({ host: '127.0.0.1', port, path: '/healthz', timeout: 5000 }, (response) => {
+    const request = httpGet({ host: '127.0.0.1', port, path: '/metrics', timeout: 5000 }, (response) => {
       let body = '';
       response.setEncoding('utf8');
       response.on('data', (chunk: string) => (body += chunk));
       response.on('end', () => {
-        try {
-          resolve((JSON.parse(body) as { connections: number }).connections);
-        } catch (error) {
-          reject(error instanceof Error ? error : new Error(String(error)));
-        }
+        let sum = 0;
+        for (const m of body.matchAll(/^gateway_ws_connections(?:\{[^}]*\})? (\d+)$/gm)) sum += Number(m[1]);
+        resolve(sum);
       });
     });
     request.on('error', reject);
-    request.on('timeout', () => request.destroy(new Error('healthz timeout')));
+    request.on('timeout', () => request.destroy(new Error('metrics timeout')));
   });
 }
 
@@ -1258,8 +1263,8 @@ async function main(): Promise<void> {
         load.nofile,
         `ws://127.0.0.1:${fresh.port}`,
         IDLE_CONNECTIONS,
-        () => statusKb(fresh.child.pid, 'VmRSS'),
-        'VmRSS of the gateway process',
+        () => sumKb(groupPids(fresh.child.group, 'node'), (pid) => statusKb(pid, 'VmRSS')),
+        'Σ VmRSS of the gateway processes (primary and workers)',
         openFilesLimit(fresh.child.pid),
         () => healthConnections(fresh.port).catch(() => null),
       );
