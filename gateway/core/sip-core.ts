@@ -1,6 +1,7 @@
 /**
  * The embedded SIP core: registrar (RFC 3261 §10), forking proxy (§16) with caller preferences (RFC 3840/3841),
- * and store-and-forward for MESSAGE (RFC 3428 §7), behind the gateway's edge proxy.
+ * store-and-forward for MESSAGE (RFC 3428 §7) with IMDN "stored" notifications (RFC 5438), and the MESSAGE
+ * URI-list service (RFC 5365, uri-list.ts), behind the gateway's edge proxy.
  *
  *   browser ──WS── EdgeProxy ══ link ══ SipCore ──UDP/TCP :5060── outside SIP peers
  *                 (flow tokens,        (registrar, location,
@@ -21,6 +22,12 @@
  * failed with 408/430/480/503) is stored and answered 202; stored messages are delivered, oldest first and one
  * at a time, by an internal Fork when a contact registers.
  *
+ * A MESSAGE to `sip:uri-list@<domain>` goes to the URI-list service: the sender (a local user) is authenticated
+ * with digest, the request is checked (uri-list.ts) and answered 202, then the core originates one copy per
+ * recipient (#originate), which takes the same path as a request from a browser (location, caller preferences,
+ * forking, the store) without a server transaction; each copy's outcome is logged and counted, and a failed one
+ * is reported to the sender with an IMDN when the message asked for negative delivery notifications.
+ *
  * Decisions where the RFCs leave a choice:
  *  - Only local users are served: a request for another domain gets 403 (never an open relay), in-dialog
  *    requests are forwarded only along a route set the core is in (it Record-Routes dialog-forming requests).
@@ -31,6 +38,8 @@
  *    abandoned (a late 2xx still counts, a late failure is ignored); a MESSAGE that no device took is stored.
  *  - A 430 from the edge (the flow is gone) removes that binding (RFC 5626 §5.3).
  *  - Stored messages keep their From, To, Call-ID and CSeq so a device can recognise a re-delivery.
+ *  - The IMDNs the core sends as an intermediary go only to local senders (never relayed elsewhere); a "stored"
+ *    one comes From the recipient's AOR (it is about that recipient), a URI-list "failed" one From the service.
  */
 import { isIP } from 'node:net';
 import { performance } from 'node:perf_hooks';
@@ -44,9 +53,12 @@ import {
   createResponse,
   formatDate,
   formatNameAddr,
+  parseAuthorization,
   parseMessage,
   parseUri,
   serializeMessage,
+  wantsNotification,
+  type CpimMessage,
   type FlowInfo,
   type NameAddr,
   type SipMessage,
@@ -70,13 +82,22 @@ import {
   takeMaxForwards,
   type OwnAddresses,
 } from '../edge/rewrite.ts';
-import type { GatewayMetrics } from '../metrics.ts';
+import type { Counter, GatewayMetrics } from '../metrics.ts';
 import { chooseBestResponse } from './best-response.ts';
 import { featureSet, parseQ, preference, requestDisposition, targetGroups } from './caller-prefs.ts';
 import { DigestGuard } from './digest-guard.ts';
+import { imdnNotice, originalToOf, requestedNotification } from './imdn-notice.ts';
 import { LocationService, type Binding, type BindingInput } from './location.ts';
 import { coreBranch, isLoop, loopHash } from './loop.ts';
 import type { MessageStore } from './message-store.ts';
+import {
+  URI_LIST_ACCEPT,
+  URI_LIST_USER,
+  buildCopy,
+  copyBody,
+  parseUriListRequest,
+  type ListRecipient,
+} from './uri-list.ts';
 import type { UserDirectory } from './users.ts';
 import type { NetSender, NetSource } from '../edge/edge-proxy.ts';
 
@@ -131,6 +152,22 @@ export interface SipCoreOptions {
   readonly maxAuthFailures?: number | undefined;
   /** how long a stored MESSAGE without Expires is kept (ms); default 7 days */
   readonly storeMaxAgeMs?: number | undefined;
+  /** the most recipients one URI-list MESSAGE may name (RFC 5365); default 50 */
+  readonly maxListRecipients?: number | undefined;
+}
+
+/** What became of one recipient of a URI-list MESSAGE. */
+export type ListOutcome = 'delivered' | 'stored' | 'failed';
+
+/** The result of storing a MESSAGE: the status to answer, and whether a new row was written. */
+interface StoreResult {
+  readonly status: number;
+  readonly reason?: string | undefined;
+  readonly headers?: Record<string, string> | undefined;
+  /** stored now or before (a duplicate): delivery should be tried */
+  readonly accepted: boolean;
+  /** a new row (not a duplicate) */
+  readonly stored: boolean;
 }
 
 interface Target {
@@ -216,7 +253,14 @@ export class SipCore {
   #forkIds = 0;
   #closed = false;
   /** messages stored, expired on arrival, and so on (also in /metrics) */
-  readonly stats = { stored: 0, duplicates: 0, delivered: 0, refusedExpired: 0 };
+  readonly stats = { stored: 0, duplicates: 0, delivered: 0, refusedExpired: 0, imdnSent: 0 };
+  /** the URI-list service: requests accepted (202) and refused, and per-recipient outcomes (also in /metrics) */
+  readonly listStats = { accepted: 0, refused: 0, delivered: 0, stored: 0, failed: 0 };
+  readonly #maxListRecipients: number;
+  #listIds = 0;
+  #listRequests: Counter | undefined;
+  #listRecipients: Counter | undefined;
+  #imdnCounter: Counter | undefined;
 
   constructor(options: SipCoreOptions) {
     this.#o = options;
@@ -229,6 +273,7 @@ export class SipCore {
     this.#maxExpires = options.maxExpires ?? 3600;
     this.#defaultExpires = Math.min(options.defaultExpires ?? 3600, this.#maxExpires);
     this.#storeMaxAge = options.storeMaxAgeMs ?? 7 * 86_400_000;
+    this.#maxListRecipients = options.maxListRecipients ?? 50;
     this.#guard = new DigestGuard({
       realm: options.domain,
       users: options.users,
@@ -273,6 +318,18 @@ export class SipCore {
         'gateway_store_expired',
         'Stored messages dropped because they expired (since the store was made).',
         () => options.store?.counter('expired') ?? 0,
+      );
+      this.#listRequests = registry.counter(
+        'gateway_urilist_requests_total',
+        'URI-list MESSAGEs (RFC 5365) by result: accepted (202) or refused (4xx).',
+      );
+      this.#listRecipients = registry.counter(
+        'gateway_urilist_recipients_total',
+        'Copies sent by the URI-list service by outcome: delivered, stored, failed.',
+      );
+      this.#imdnCounter = registry.counter(
+        'gateway_core_imdn_total',
+        'IMDNs the embedded core sent as an intermediary (RFC 5438), by status: stored, failed.',
       );
     }
   }
@@ -422,6 +479,7 @@ export class SipCore {
     if (request.method === 'CANCEL') return this.#reply(serverId, request, 481, now);
     const hash = loopHash(request);
     const forwarded = request.clone();
+    this.#dropOwnCredentials(forwarded);
     const popped = popOwnRoutes(forwarded, this.#o.own);
     while (forwarded.route[0] !== undefined && this.#isDomainRoute(forwarded.route[0].uri)) {
       forwarded.headers.shift('route');
@@ -482,6 +540,7 @@ export class SipCore {
       return this.#reply(serverId, request, 403, now, {}, 'Not a local domain (this server is not a relay)');
     }
     const user = forwarded.uri.user;
+    if (user === URI_LIST_USER) return this.#uriList(serverId, request, flow, now);
     this.#o.users.refresh?.();
     if (user === undefined || !this.#o.users.has(user)) return this.#reply(serverId, request, 404, now);
     const aor = this.#aor(user);
@@ -657,11 +716,31 @@ export class SipCore {
   // ---- store-and-forward (RFC 3428 §7) -------------------------------------------------------------------------
 
   #store(serverId: string, request: SipRequest, aor: string, now: number): void {
+    const result = this.#storeMessage(request, aor);
+    this.#reply(serverId, request, result.status, now, result.headers, result.reason);
+    this.#afterStore(result, request, aor, now);
+  }
+
+  /** After the answer to a stored MESSAGE went out: the "stored" IMDN when asked for, then delivery. */
+  #afterStore(result: StoreResult, request: SipRequest, aor: string, now: number): void {
+    if (result.stored) this.#notifyStored(request, aor, now);
+    if (result.accepted) this.#deliverStored(aor, now);
+  }
+
+  /** Writes a MESSAGE for `aor` to the store (committed on return) and says what to answer. */
+  #storeMessage(request: SipRequest, aor: string): StoreResult {
     const store = this.#o.store;
-    if (store === undefined) return this.#reply(serverId, request, 480, now);
+    const refused = (status: number, reason?: string, headers?: Record<string, string>): StoreResult => ({
+      status,
+      reason,
+      headers,
+      accepted: false,
+      stored: false,
+    });
+    if (store === undefined) return refused(480);
     const expires = request.expires;
     // `Expires: 0`: deliver now or never; it is never stored.
-    if (expires === 0) return this.#reply(serverId, request, 480, now);
+    if (expires === 0) return refused(480);
     const wall = this.#wall();
     let date: number | undefined;
     try {
@@ -673,7 +752,7 @@ export class SipCore {
     const expiresAt = expires !== undefined ? base + expires * 1000 : wall + this.#storeMaxAge;
     if (expiresAt <= wall) {
       this.stats.refusedExpired++;
-      return this.#reply(serverId, request, 480, now, {}, 'Expired');
+      return refused(480, 'Expired');
     }
     const copy = request.clone();
     // Via stays (the parser wants one); it is replaced at delivery.
@@ -685,12 +764,74 @@ export class SipCore {
     } catch (error) {
       // Nothing is accepted that is not on disk.
       this.#o.log.error({ err: error, aor }, 'core: cannot store a message');
-      return this.#reply(serverId, request, 500, now, { 'Retry-After': '5' });
+      return refused(500, undefined, { 'Retry-After': '5' });
     }
     if (outcome === 'stored') this.stats.stored++;
     else this.stats.duplicates++;
-    this.#reply(serverId, request, 202, now);
-    this.#deliverStored(aor, now);
+    return { status: 202, accepted: true, stored: outcome === 'stored' };
+  }
+
+  /**
+   * RFC 5438 §5/§7.2: a stored MESSAGE whose CPIM body asks for processing notifications gets one with status
+   * "stored", sent to its (local) sender: the IM's Message-ID and DateTime, recipient-uri the AOR it waits for,
+   * original-recipient-uri the address the sender used. Not sent when not asked for.
+   */
+  #notifyStored(request: SipRequest, aor: string, now: number): void {
+    const im = requestedNotification(request, 'processing');
+    if (im === undefined) return;
+    const recipient = `sip:${aor}`;
+    this.#sendImdn(request, im, now, {
+      notifier: recipient,
+      notification: { kind: 'processing', status: 'stored' },
+      recipientUri: recipient,
+      originalRecipientUri: originalToOf(im) ?? request.to.uri.toString(),
+    });
+  }
+
+  /** Sends an IMDN about `request` to its sender, when the sender is a local user (never relayed elsewhere). */
+  #sendImdn(
+    request: SipRequest,
+    im: CpimMessage,
+    now: number,
+    what: Pick<
+      Parameters<typeof imdnNotice>[0],
+      'notifier' | 'notification' | 'recipientUri' | 'originalRecipientUri'
+    >,
+  ): void {
+    const sender = request.from.uri;
+    if (!this.#isLocal(sender) || sender.user === undefined || !this.#o.users.has(sender.user)) {
+      this.#o.log.debug(
+        { sender: sender.toString() },
+        'core: IMDN not sent (the sender is not a local user)',
+      );
+      return;
+    }
+    let notice: SipRequest;
+    try {
+      notice = imdnNotice({
+        ...what,
+        im,
+        sender: parseUri(`sip:${this.#aor(sender.user)}`),
+        now: this.#wall(),
+        ids: {
+          messageId: randomTag(this.#random, 16),
+          callId: `${randomTag(this.#random, 16)}@imdn.core`,
+          fromTag: randomTag(this.#random),
+          via: this.#internalVia(),
+        },
+      });
+    } catch (error) {
+      this.#o.log.info({ err: error }, 'core: cannot build an IMDN');
+      return;
+    }
+    const status = what.notification.status;
+    this.stats.imdnSent++;
+    this.#imdnCounter?.inc({ status });
+    this.#o.log.info(
+      { to: sender.toString(), about: what.recipientUri, status, messageId: im.messageId },
+      'core: IMDN sent',
+    );
+    this.#originate(notice, now, () => undefined);
   }
 
   /** Delivers the stored messages of `aor` one at a time, oldest first, while it has contacts. */
@@ -745,6 +886,156 @@ export class SipCore {
       },
       now,
     );
+  }
+
+  // ---- requests the core originates (URI-list copies, IMDNs) ------------------------------------------------------
+
+  /** A Via naming the core, for a request it makes (the store needs one; it is replaced when forwarded). */
+  #internalVia(): string {
+    const port = this.#o.ports.tcp ?? this.#o.ports.udp ?? this.#o.link.via.port;
+    return `SIP/2.0/TCP ${uriHostOf(this.#o.publicHost)}:${port};branch=z9hG4bKcore.int.${randomTag(this.#random, 12)}`;
+  }
+
+  /**
+   * Sends a MESSAGE the core made through the same path as one from a browser: only to local users (403
+   * elsewhere, 404 for unknown ones), stored when the user has no contact or no contact took it, otherwise
+   * forked by q-value and caller preferences. `done` gets the final status (202: stored).
+   */
+  #originate(request: SipRequest, now: number, done: (status: number) => void): void {
+    const uri = request.uri;
+    if (!uri.isSip) return done(416);
+    if (!this.#isLocal(uri)) return done(403);
+    const user = uri.user;
+    this.#o.users.refresh?.();
+    if (user === undefined || user === URI_LIST_USER || !this.#o.users.has(user)) return done(404);
+    const aor = this.#aor(user);
+    const bindings = this.location.lookup(aor, now);
+    if (bindings.length === 0) {
+      const result = this.#storeMessage(request, aor);
+      done(result.status);
+      return this.#afterStore(result, request, aor, now);
+    }
+    const groups = this.#targets(request, bindings);
+    if (groups.length === 0) return done(480);
+    const forwarded = request.clone();
+    forwarded.headers.delete('via');
+    this.#proxy(
+      undefined,
+      forwarded,
+      loopHash(forwarded),
+      groups,
+      {
+        noCancel: false,
+        onFinal: (response) => done(response?.status ?? 408),
+        storeOnFailure: this.#o.store === undefined ? undefined : { aor, original: request },
+      },
+      now,
+    );
+  }
+
+  // ---- the URI-list service (RFC 5365) -----------------------------------------------------------------------------
+
+  #uriList(serverId: string, request: SipRequest, flow: FlowInfo, now: number): void {
+    // RFC 3261 §8.2.1: the service takes MESSAGE (and answers OPTIONS with what it supports).
+    if (request.method === 'OPTIONS')
+      return this.#reply(serverId, request, 200, now, {
+        Allow: 'MESSAGE, OPTIONS',
+        Accept: URI_LIST_ACCEPT,
+        Supported: 'recipient-list',
+      });
+    if (request.method !== 'MESSAGE')
+      return this.#reply(serverId, request, 405, now, { Allow: 'MESSAGE, OPTIONS' });
+    const refused = (status: number, headers: Record<string, string | string[]> = {}, reason?: string) => {
+      this.listStats.refused++;
+      this.#listRequests?.inc({ result: 'refused' });
+      this.#reply(serverId, request, status, now, headers, reason);
+    };
+    // RFC 5365 (security considerations): an amplifier serves only its own, authenticated users (RFC 3261 §22).
+    const from = request.from.uri;
+    this.#o.users.refresh?.();
+    if (!this.#isLocal(from) || from.user === undefined || !this.#o.users.has(from.user))
+      return refused(403, {}, 'Forbidden (the URI-list service is for local users)');
+    const { source, ip } = this.#clientOf(request, flow);
+    const auth = this.#guard.check(
+      request.headers.getAll('authorization'),
+      'MESSAGE',
+      from.user,
+      source,
+      ip,
+      now,
+    );
+    switch (auth.kind) {
+      case 'challenge':
+      case 'failed':
+        return refused(401, {
+          'WWW-Authenticate': this.#guard.challenges(now, auth.kind === 'challenge' && auth.stale),
+        });
+      case 'forbidden':
+        return refused(403, {}, 'Forbidden');
+      case 'ok':
+        break;
+    }
+    const parsed = parseUriListRequest(request, { maxRecipients: this.#maxListRecipients });
+    if (!parsed.ok) {
+      const { status, reason, headers } = parsed.refusal;
+      this.#o.log.info({ from: from.toString(), status, reason }, 'uri-list: request refused');
+      return refused(status, headers, reason);
+    }
+    // RFC 5365 §7: accepted for delivery to each recipient; the outcomes come later (IMDN, logs).
+    this.listStats.accepted++;
+    this.#listRequests?.inc({ result: 'accepted' });
+    this.#reply(serverId, request, 202, now);
+    const list = parsed.value;
+    const id = ++this.#listIds;
+    const body = copyBody(list, `uri-list-${randomTag(this.#random, 16)}`);
+    const tally = { delivered: 0, stored: 0, failed: 0, pending: list.recipients.length };
+    this.#o.log.info(
+      { list: id, from: from.toString(), recipients: list.recipients.length, history: list.history.length },
+      'uri-list: request accepted',
+    );
+    for (const recipient of list.recipients) {
+      const copy = buildCopy(request, recipient, body, {
+        callId: `${randomTag(this.#random, 16)}@uri-list.core`,
+        fromTag: randomTag(this.#random),
+        via: this.#internalVia(),
+      });
+      this.#originate(copy, now, (status) => {
+        const outcome: ListOutcome =
+          status < 200 || status >= 300 ? 'failed' : status === 202 ? 'stored' : 'delivered';
+        tally[outcome]++;
+        tally.pending--;
+        this.#listOutcome(id, request, recipient, status, outcome, list.message.cpim);
+        if (tally.pending === 0)
+          this.#o.log.info(
+            { list: id, delivered: tally.delivered, stored: tally.stored, failed: tally.failed },
+            'uri-list: every recipient done',
+          );
+      });
+    }
+  }
+
+  /** One recipient's outcome: counted, logged, and a failure reported when the message asked for it. */
+  #listOutcome(
+    id: number,
+    request: SipRequest,
+    recipient: ListRecipient,
+    status: number,
+    outcome: ListOutcome,
+    im: CpimMessage | undefined,
+  ): void {
+    this.listStats[outcome]++;
+    this.#listRecipients?.inc({ outcome });
+    this.#o.log.info({ list: id, recipient: recipient.uri, status, outcome }, 'uri-list: recipient outcome');
+    if (outcome !== 'failed') return;
+    // RFC 5438 §7 / RFC 5365: the list server tells the sender which recipient it could not reach, with the
+    // IM's Message-ID, when the IM asked for negative delivery notifications.
+    if (im === undefined || !wantsNotification(im, 'negative-delivery')) return;
+    this.#sendImdn(request, im, this.#clock(), {
+      notifier: `sip:${URI_LIST_USER}@${this.#o.domain.toLowerCase()}`,
+      notification: { kind: 'delivery', status: 'failed' },
+      recipientUri: recipient.uri,
+      originalRecipientUri: recipient.uri,
+    });
   }
 
   // ---- the proxy (RFC 3261 §16) ----------------------------------------------------------------------------------
@@ -971,6 +1262,11 @@ export class SipCore {
     const store = fork.storeOnFailure;
     if (store !== undefined && STORE_ON.has(best.status) && fork.serverId !== undefined) {
       this.#store(fork.serverId, store.original, store.aor, now);
+    } else if (store !== undefined && STORE_ON.has(best.status)) {
+      // A MESSAGE the core originated (a URI-list copy) that no device took: stored like any other.
+      const result = this.#storeMessage(store.original, store.aor);
+      fork.onFinal?.(this.#synthetic(fork, result.status));
+      this.#afterStore(result, store.original, store.aor, now);
     } else {
       this.#sendUp(fork, best, now, true);
     }
@@ -1125,6 +1421,29 @@ export class SipCore {
     return `${user}@${this.#o.domain.toLowerCase()}`;
   }
 
+  /**
+   * RFC 3261 §22.2/§22.3: credentials for our realm answer our challenges; a UA sends them pre-emptively on
+   * every request once it has them. They are not passed on: the callee would get the caller's digest response
+   * (material for an offline password guess).
+   */
+  #dropOwnCredentials(request: SipRequest): void {
+    const realm = this.#o.domain;
+    for (const name of ['authorization', 'proxy-authorization']) {
+      const values = request.headers.getAll(name);
+      if (values.length === 0) continue;
+      const kept = values.filter((value) => {
+        try {
+          return parseAuthorization(value).realm !== realm;
+        } catch {
+          return true;
+        }
+      });
+      if (kept.length === values.length) continue;
+      request.headers.delete(name);
+      for (const value of kept) request.headers.append(name, value);
+    }
+  }
+
   /** A URI in our domain: the domain itself, or one of our addresses (any port). */
   #isLocal(uri: Uri): boolean {
     if (!uri.isSip) return false;
@@ -1176,8 +1495,8 @@ function uriHostOf(host: string): string {
 
 const TAG_ALPHABET = '0123456789abcdefghijklmnopqrstuvwxyz';
 
-function randomTag(random: () => number): string {
+function randomTag(random: () => number, length = 10): string {
   let tag = '';
-  for (let i = 0; i < 10; i++) tag += TAG_ALPHABET.charAt(Math.floor(random() * TAG_ALPHABET.length));
+  for (let i = 0; i < length; i++) tag += TAG_ALPHABET.charAt(Math.floor(random() * TAG_ALPHABET.length));
   return tag;
 }

@@ -43,6 +43,32 @@ export function startArguments(
   return args;
 }
 
+/**
+ * `npm start` runs this file through `sh -c`, and a SIGTERM sent to npm (a service manager, `kill <npm pid>`)
+ * reaches only that shell, which dies without passing it on: the gateway would keep running, orphaned. So when
+ * our parent goes away we stop as if we had been sent SIGTERM (gateway/main.ts's graceful shutdown). A signal
+ * that reaches us first (Ctrl-C reaches the whole process group) turns the watch off, so it is never counted
+ * as a second signal.
+ */
+export function stopWhenOrphaned(intervalMs = 250): void {
+  const parent = process.ppid;
+  const watch = setInterval(() => {
+    if (process.ppid === parent) return;
+    clearInterval(watch);
+    process.kill(process.pid, 'SIGTERM');
+  }, intervalMs);
+  watch.unref();
+  for (const [signal, code] of [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const)
+    process.once(signal, () => {
+      clearInterval(watch);
+      // Before gateway/main.ts has its handlers (still starting), a signal keeps its default meaning: exit.
+      if (process.listenerCount(signal) === 0) process.exit(code);
+    });
+}
+
 if (import.meta.url === `file://${process.argv[1] ?? ''}`) {
   const root = process.cwd();
   const args = startArguments(process.argv.slice(2), process.env);
@@ -52,6 +78,7 @@ if (import.meta.url === `file://${process.argv[1] ?? ''}`) {
     process.stderr.write('npm start: the app could not be built (see above); the gateway was not started\n');
     process.exit(1);
   }
+  stopWhenOrphaned();
   process.argv = [process.argv[0] ?? 'node', join(root, 'gateway', 'main.ts'), ...args];
   await import('../main.ts');
 }

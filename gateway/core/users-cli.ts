@@ -6,6 +6,7 @@
  */
 import { parseArgs } from 'node:util';
 
+import { URI_LIST_USER } from './uri-list.ts';
 import { UsersFile, UsersFileError, isValidUserName } from './users.ts';
 
 const USAGE = `Usage: npm run user -- <command> [--data-dir DIR] [--domain DOMAIN]
@@ -66,6 +67,12 @@ export function runUsersCli(
       }
       if (!isValidUserName(name)) {
         err(`user: "${name}" is not a valid user name (letters, digits, . _ ~ + -; up to 64 characters)`);
+        return 2;
+      }
+      if (name.toLowerCase() === URI_LIST_USER) {
+        err(
+          `user: "${name}" is reserved: sip:${URI_LIST_USER}@${domain} is the group-message (URI-list) service`,
+        );
         return 2;
       }
       if (password === '') {

@@ -1,6 +1,7 @@
-// The gateway in embedded mode (no --upstream): its built-in SIP core as registrar, forking proxy and message
-// store, with real peers: raw WebSocket UAs (the seeds' Romeo and Juliet scenario, caller preferences), our UA,
-// JsSIP, SIPp over UDP, and the gateway as a child process killed with SIGKILL under load.
+// The gateway in embedded mode (no --upstream): its built-in SIP core as registrar, forking proxy, message
+// store and URI-list service, with real peers: raw WebSocket UAs (the seeds' Romeo and Juliet scenario, caller
+// preferences), our UA, JsSIP, SIP.js, SIPp over UDP, and the gateway as a child process killed with SIGKILL
+// under load.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -11,7 +12,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 
-import { createResponse, type SipRequest, type SipResponse } from '../../web/src/sip/index.ts';
+import { createResponse, parseCpim, type SipRequest, type SipResponse } from '../../web/src/sip/index.ts';
 import {
   digestAnswer,
   digestRegister,
@@ -24,11 +25,13 @@ import { freePort, freeUdpTcpPort } from '../support/ports.ts';
 import { RawWsUa } from '../support/raw-ws-ua.ts';
 import { requireTool } from '../support/require-tool.ts';
 import { describeSipp, runSipp } from '../support/sipp.ts';
+import { cpimMessage, imdnOf, recipientView, uriListBody } from '../support/uri-list-builders.ts';
 
-// JsSIP looks for a browser WebSocket.
+// JsSIP and SIP.js look for a browser WebSocket.
 (globalThis as { WebSocket?: unknown }).WebSocket = WebSocket;
 const JsSIP = (await import('jssip')).default;
 JsSIP.debug.disable();
+const SIPJS = await import('sip.js');
 
 const BRANCH_TIMEOUT = 1200;
 
@@ -63,6 +66,7 @@ async function rawUa(g: EmbeddedGateway, user: string, contactHeaderParams = '')
 }
 
 const tag = (): string => randomBytes(4).toString('hex');
+const parseCpimText = (body: string): string => new TextDecoder().decode(parseCpim(body).content);
 
 /** A device that rings and never answers: 180 to INVITE (an early dialog), silence to MESSAGE, 487 on CANCEL. */
 function ringing(ua: RawWsUa, log: { at: number; method: string }[]): void {
@@ -406,6 +410,83 @@ describe('embedded mode: clients', () => {
     }
   });
 
+  it('SIP.js registers with digest and exchanges MESSAGE with our UA both ways', async () => {
+    const g = await gateway({ ours: 'pw1', sipjs: 'pw3' });
+    const ua = startOurUa({ wsUrl: g.wsUrl, aor: 'sip:ours@localhost', password: 'pw1' });
+    ours.push(ua);
+    await ua.registered();
+    const inbox: { from: string; body: string }[] = [];
+    let received: (() => void) | undefined;
+    const sipjs = new SIPJS.UserAgent({
+      uri: SIPJS.UserAgent.makeURI('sip:sipjs@localhost'),
+      transportOptions: { server: g.wsUrl },
+      authorizationUsername: 'sipjs',
+      authorizationPassword: 'pw3',
+      logBuiltinEnabled: false,
+      delegate: {
+        onMessage: (message) => {
+          void message.accept();
+          inbox.push({ from: message.request.from.uri.toString(), body: message.request.body });
+          received?.();
+        },
+      },
+    });
+    const registerer = new SIPJS.Registerer(sipjs, { expires: 300 });
+    try {
+      await sipjs.start();
+      // RFC 3261 §10.2: the REGISTER is challenged (401) and retried with MD5 credentials by SIP.js.
+      const registered = await new Promise<number>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('SIP.js: no answer to REGISTER in 10 s')), 10_000);
+        void registerer.register({
+          requestDelegate: {
+            onAccept: (response) => {
+              clearTimeout(timer);
+              resolve(response.message.statusCode ?? 0);
+            },
+            onReject: (response) => {
+              clearTimeout(timer);
+              resolve(response.message.statusCode ?? 0);
+            },
+          },
+        });
+      });
+      expect(registered).toBe(200);
+      expect(registerer.state).toBe(SIPJS.RegistererState.Registered);
+
+      // Our UA → SIP.js
+      const arrived = new Promise<void>((resolve) => (received = resolve));
+      expect(await ua.sendMessage('sip:sipjs@localhost', 'hello SIP.js')).toBe(200);
+      await Promise.race([arrived, new Promise((r) => setTimeout(r, 5000))]);
+      expect(inbox).toEqual([{ from: 'sip:ours@localhost', body: 'hello SIP.js' }]);
+
+      // SIP.js → our UA
+      const target = SIPJS.UserAgent.makeURI('sip:ours@localhost');
+      if (target === undefined) throw new Error('SIP.js: bad target URI');
+      const status = await new Promise<number>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('SIP.js: no answer to MESSAGE in 10 s')), 10_000);
+        const messager = new SIPJS.Messager(sipjs, target, 'hello ours, from SIP.js', 'text/plain');
+        void messager.message({
+          requestDelegate: {
+            onAccept: (response) => {
+              clearTimeout(timer);
+              resolve(response.message.statusCode ?? 0);
+            },
+            onReject: (response) => {
+              clearTimeout(timer);
+              resolve(response.message.statusCode ?? 0);
+            },
+          },
+        });
+      });
+      expect(status).toBe(200);
+      const got = await ua.waitForMessage((m) => m.text === 'hello ours, from SIP.js');
+      expect(got.from).toBe('sip:sipjs@localhost');
+    } finally {
+      await registerer.unregister().catch(() => undefined);
+      await sipjs.stop().catch(() => undefined);
+    }
+  });
+
   it('SIPp over UDP sends MESSAGE to a WebSocket user: 200 online, 202 offline', async () => {
     requireTool('sipp');
     const g = await gateway({ ivan: 'i' });
@@ -459,6 +540,169 @@ describe('embedded mode: clients', () => {
     } finally {
       rmSync(dist, { recursive: true, force: true });
     }
+  });
+});
+
+describe('embedded mode: page-mode groups (RFC 5365 URI-list service) and IMDN from the store (RFC 5438)', () => {
+  const LIST = 'sip:uri-list@localhost';
+
+  function user(g: EmbeddedGateway, name: string, password: string): OurUa {
+    const ua = startOurUa({ wsUrl: g.wsUrl, aor: `sip:${name}@localhost`, password });
+    ours.push(ua);
+    return ua;
+  }
+
+  it('a 3-recipient list: one copy each, to/cc visible in the history, the offline one stored until it registers', async () => {
+    const g = await gateway({ alice: 'a', bob: 'b', carol: 'c', dave: 'd' });
+    const [alice, bob, carol] = [user(g, 'alice', 'a'), user(g, 'bob', 'b'), user(g, 'carol', 'c')];
+    await Promise.all([alice.registered(), bob.registered(), carol.registered()]);
+    const text = 'Capulet party tonight, masks required.';
+    const list = uriListBody(
+      [
+        { uri: 'sip:bob@localhost', displayName: 'Bob', copyControl: 'to' },
+        { uri: 'sip:carol@localhost', copyControl: 'cc' },
+        { uri: 'sip:dave@localhost', copyControl: 'bcc' },
+        { uri: 'sip:bob@localhost', copyControl: 'to' }, // a duplicate: still one copy for Bob
+      ],
+      { contentType: 'text/plain;charset=utf-8', body: text },
+    );
+    // The sender is challenged (401) and its UA retries with credentials: the service answers 202 Accepted.
+    const answer = await alice.request('MESSAGE', LIST, {
+      body: list.body,
+      contentType: list.contentType,
+      headers: { Require: 'recipient-list' },
+    });
+    expect(answer.status).toBe(202);
+    const fromAlice = (m: { from: string; text: string }) => m.from === 'sip:alice@localhost';
+    for (const recipient of [bob, carol]) {
+      const copy = await recipient.waitForMessage(fromAlice);
+      expect(copy.to).toBe(recipient.aor);
+      const seen = recipientView(copy.request);
+      expect(seen.text).toBe(text);
+      // Each recipient sees the to/cc recipients (RFC 5365 §4) — never Dave, who was bcc.
+      expect(seen.history?.map((e) => [e.uri, e.copyControl])).toEqual([
+        ['sip:bob@localhost', 'to'],
+        ['sip:carol@localhost', 'cc'],
+      ]);
+    }
+    // Dave is offline: his copy is stored, and reaches him when he registers.
+    const dave = user(g, 'dave', 'd');
+    await dave.registered();
+    const late = await dave.waitForMessage(fromAlice);
+    expect(recipientView(late.request).text).toBe(text);
+    expect(recipientView(late.request).history?.map((e) => e.uri)).toEqual([
+      'sip:bob@localhost',
+      'sip:carol@localhost',
+    ]);
+    // Nobody gets a second copy, and the outcomes are in /metrics.
+    await new Promise((r) => setTimeout(r, 300));
+    for (const ua of [bob, carol, dave]) expect(ua.messages.filter(fromAlice)).toHaveLength(1);
+    expect(alice.messages).toHaveLength(0);
+    const metrics = await (await fetch(`${g.httpUrl}metrics`)).text();
+    expect(metrics).toMatch(/gateway_urilist_recipients_total\{outcome="delivered"\} 2/);
+    expect(metrics).toMatch(/gateway_urilist_recipients_total\{outcome="stored"\} 1/);
+  });
+
+  it('a list copy that cannot be delivered comes back to the sender as an IMDN "failed" naming the recipient', async () => {
+    const g = await gateway({ alice: 'a', bob: 'b' });
+    const [alice, bob] = [user(g, 'alice', 'a'), user(g, 'bob', 'b')];
+    await Promise.all([alice.registered(), bob.registered()]);
+    const cpim = cpimMessage({
+      from: 'sip:alice@localhost',
+      to: LIST,
+      text: 'anyone?',
+      messageId: 'grp-42',
+      notify: ['positive-delivery', 'negative-delivery'],
+    });
+    const list = uriListBody([{ uri: 'sip:bob@localhost' }, { uri: 'sip:nobody@localhost' }], {
+      contentType: 'message/cpim',
+      body: cpim,
+    });
+    const answer = await alice.request('MESSAGE', LIST, {
+      body: list.body,
+      contentType: list.contentType,
+      headers: { Require: 'recipient-list' },
+    });
+    expect(answer.status).toBe(202);
+    // Bob's copy carries Alice's CPIM unchanged (her imdn.Message-ID), so his own IMDNs correlate at Alice.
+    const copy = await bob.waitForMessage((m) => m.from === 'sip:alice@localhost');
+    expect(recipientView(copy.request).text).toBe(cpim);
+    const failed = await alice.waitForMessage((m) => imdnOf(m.request)?.status === 'failed');
+    expect(imdnOf(failed.request)).toMatchObject({
+      kind: 'delivery',
+      messageId: 'grp-42',
+      recipientUri: 'sip:nobody@localhost',
+      originalRecipientUri: 'sip:nobody@localhost',
+    });
+    expect(failed.from).toBe(LIST);
+  });
+
+  it('refuses a list request without Require: recipient-list (421) and one naming too many recipients (403)', async () => {
+    const g = await gateway({ alice: 'a' });
+    const alice = user(g, 'alice', 'a');
+    await alice.registered();
+    const small = uriListBody([{ uri: 'sip:bob@localhost' }], { contentType: 'text/plain', body: 'x' });
+    const noRequire = await alice.request('MESSAGE', LIST, {
+      body: small.body,
+      contentType: small.contentType,
+    });
+    expect(noRequire.status).toBe(421);
+    expect(noRequire.response.headers.get('require')).toBe('recipient-list');
+    const many = uriListBody(
+      Array.from({ length: 51 }, (_, i) => ({ uri: `sip:u${i}@localhost` })),
+      { contentType: 'text/plain', body: 'x' },
+    );
+    const tooMany = await alice.request('MESSAGE', LIST, {
+      body: many.body,
+      contentType: many.contentType,
+      headers: { Require: 'recipient-list' },
+    });
+    expect(tooMany.status).toBe(403);
+    expect(tooMany.response.reason).toMatch(/at most 50/);
+  });
+
+  it('a CPIM MESSAGE asking for processing notifications to an offline user: 202, then the "stored" IMDN', async () => {
+    const g = await gateway({ alice: 'a', erin: 'e' });
+    const alice = user(g, 'alice', 'a');
+    await alice.registered();
+    const sentAt = Date.UTC(2026, 10, 22, 21, 0, 0);
+    const cpim = cpimMessage({
+      from: 'sip:alice@localhost',
+      to: 'sip:erin@localhost',
+      text: 'call me when you are back',
+      messageId: 'im-stored-1',
+      notify: ['positive-delivery', 'processing'],
+      dateTime: sentAt,
+    });
+    expect(await alice.sendMessage('sip:erin@localhost', cpim, 'message/cpim')).toBe(202);
+    const notice = await alice.waitForMessage((m) => imdnOf(m.request) !== undefined);
+    expect(notice.contentType).toBe('message/cpim');
+    expect(imdnOf(notice.request)).toEqual({
+      kind: 'processing',
+      status: 'stored',
+      messageId: 'im-stored-1',
+      dateTime: sentAt,
+      recipientUri: 'sip:erin@localhost',
+      originalRecipientUri: 'sip:erin@localhost',
+    });
+    // Not asked for: no notice.
+    const quiet = cpimMessage({
+      from: 'sip:alice@localhost',
+      to: 'sip:erin@localhost',
+      text: 'no receipt',
+      messageId: 'im-2',
+    });
+    expect(await alice.sendMessage('sip:erin@localhost', quiet, 'message/cpim')).toBe(202);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(alice.messages.filter((m) => imdnOf(m.request) !== undefined)).toHaveLength(1);
+    // Erin gets both when she registers.
+    const erin = user(g, 'erin', 'e');
+    await erin.registered();
+    await erin.waitFor(() => (erin.messages.length >= 2 ? true : undefined), 'two stored messages');
+    expect(erin.messages.map((m) => parseCpimText(m.text))).toEqual([
+      'call me when you are back',
+      'no receipt',
+    ]);
   });
 });
 

@@ -58,6 +58,10 @@ describe('users file and `npm run user`', () => {
     expect(cli(['add', 'bad name', 'x'], d).code).toBe(2);
     expect(cli(['add', 'alice'], d).code).toBe(2);
     expect(cli(['frobnicate'], d).code).toBe(2);
+    // sip:uri-list@<domain> is the group-message service (RFC 5365), not a user.
+    const reserved = cli(['add', 'uri-list', 'pw'], d);
+    expect(reserved.code).toBe(2);
+    expect(reserved.err.join('\n')).toMatch(/reserved/);
     expect(cli(['add', 'alice', 'pw'], d).code).toBe(0);
     const other = cli(['list'], d, 'example.com');
     expect(other.code).toBe(1);
