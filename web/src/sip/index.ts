@@ -8,3 +8,5 @@ export * from './dialog/index.ts';
 export * from './transaction/index.ts';
 export * from './ua/index.ts';
 export * from './im/index.ts';
+export * from './msrp/index.ts';
+export * from './sdp/index.ts';
