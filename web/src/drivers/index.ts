@@ -1,8 +1,15 @@
 /**
  * The browser's I/O drivers for the sans-IO SIP core: a scheduler (one timer at the core's next deadline), SIP
- * over WebSocket as an RFC 5626 flow, and the driver that glues a core to both.
+ * over WebSocket as an RFC 5626 flow, and the driver that glues a core to both; and the app's ports: the ChatClient
+ * interface (and its placeholder), IndexedDB storage, the tab leader relay, page attention, preferences.
  */
-export { Emitter, type EmitterOptions, type EventMap, type Listener, type ReadonlyEmitter } from './emitter.ts';
+export {
+  Emitter,
+  type EmitterOptions,
+  type EventMap,
+  type Listener,
+  type ReadonlyEmitter,
+} from './emitter.ts';
 export { systemClock, MAX_TIMER_DELAY, type Clock } from './clock.ts';
 export { silentLogger, describeError, type Logger } from './logger.ts';
 export type { CoreEvent, CoreTransmission, SansIoCore } from './sans-io-core.ts';
@@ -16,7 +23,13 @@ export {
   type TransportEvents,
   type TransportSink,
 } from './transport.ts';
-export { backoffCeiling, backoffDelay, DEFAULT_MAX_DELAY, DEFAULT_MIN_DELAY, type BackoffOptions } from './backoff.ts';
+export {
+  backoffCeiling,
+  backoffDelay,
+  DEFAULT_MAX_DELAY,
+  DEFAULT_MIN_DELAY,
+  type BackoffOptions,
+} from './backoff.ts';
 export {
   WebSocketTransport,
   SIP_SUBPROTOCOL,
@@ -26,3 +39,56 @@ export {
   type WebSocketTransportOptions,
 } from './websocket-transport.ts';
 export { SipDriver, type SipDriverEvents, type SipDriverOptions } from './sip-driver.ts';
+export {
+  MESSAGE_STATES,
+  type CapabilityNote,
+  type ChatClient,
+  type ChatConnectionState,
+  type ChatConnectionStatus,
+  type ChatEvent,
+  type ChatEventType,
+  type ChatFailure,
+  type ChatListener,
+  type IncomingChatMessage,
+  type MessageState,
+  type OutgoingChatMessage,
+  type PeerCapability,
+  type SendOptions,
+  type SignInOptions,
+} from './chat-client.ts';
+export { PlaceholderChatClient, PLACEHOLDER_REASON } from './placeholder-chat-client.ts';
+export {
+  IndexedDbChatStorage,
+  chatDatabaseName,
+  openChatStorage,
+  type ChatMessage,
+  type ChatStorage,
+  type Contact,
+  type ConversationSummary,
+  type OutboxEntry,
+  type RecipientStatus,
+} from './chat-storage.ts';
+export {
+  TabRelayClient,
+  type ChannelLike,
+  type LockManagerLike,
+  type TabRelayOptions,
+  type TabRole,
+} from './tab-relay.ts';
+export {
+  pageAttention,
+  type Attention,
+  type AttentionNotice,
+  type NotificationConstructorLike,
+  type NotificationPermissionState,
+  type PageAttentionOptions,
+} from './page-attention.ts';
+export {
+  defaultGatewayUrl,
+  webPreferences,
+  type KeyValueStorage,
+  type LastSignIn,
+  type Preferences,
+  type SessionCredentials,
+  type ThemeChoice,
+} from './preferences.ts';

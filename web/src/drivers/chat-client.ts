@@ -1,0 +1,175 @@
+/**
+ * ChatClient: the port between the app (stores) and the SIP side (UserAgent + pager + SipDriver +
+ * WebSocketTransport). The app sees plain data only: ids, states, addresses, timestamps.
+ *
+ *   stores ── signIn · send · sendGroup · retry · markDisplayed · setComposing · signOut ──► ChatClient
+ *     ▲                                                                                        │
+ *     └──────── subscribe(listener): connection · message-state · message · outgoing · composing · capability
+ *
+ * Contract, for the adapter that implements it and for the stores that use it:
+ * - Addresses are AORs as `sip:user@host` (no display name, no parameters, host in lower case).
+ * - `send`/`sendGroup` take the app's id (`options.id`) and every event about that message carries it. Sending
+ *   an id that is already in flight is a no-op, so the app's outbox may safely hand the same message over again
+ *   (after a reconnection, or from another tab); the adapter should use the id as the CPIM imdn.Message-ID, so a
+ *   recipient that gets a message twice (a resend after a reload) shows it once.
+ * - Message states only move forward (sending → sent → stored → delivered → displayed), or end in failed /
+ *   expired; a late or duplicate state is harmless (the app ignores it too).
+ * - Listeners cannot disturb the client: the adapter emits through a safe emitter (drivers/emitter.ts).
+ * - API misuse (sending while signed out, a bad address) throws InvalidStateError / TypeError; anything a peer
+ *   or the network does becomes an event. A text the client cannot send at all (over the pager-mode limit while
+ *   there is no session mode) is reported as a `failed` state with a reason, not thrown: the app already shows
+ *   and stores the message.
+ * - A failure the client made up because nothing answered (timeout, no flow) carries `local: true`: the app
+ *   keeps such a message in its outbox and sends it again when the connection is back.
+ */
+
+/** What the connection to the gateway is doing, for the banner. Times are epoch ms. */
+export type ChatConnectionState =
+  /** Not signed in, signed out, or no way to connect (`reason` says why when it is not the user's choice). */
+  | { readonly status: 'offline'; readonly reason?: string | undefined }
+  /** Opening the WebSocket or registering; `attempt` counts failures before this one. */
+  | { readonly status: 'connecting'; readonly attempt: number }
+  /** Registered: messages flow. */
+  | { readonly status: 'online'; readonly since: number }
+  /** The flow failed; the next attempt is at `at` (a countdown for the banner). */
+  | {
+      readonly status: 'reconnecting';
+      readonly attempt: number;
+      readonly at: number;
+      readonly reason: string;
+    }
+  /** The registrar refused the credentials (401/403 after a challenge round): ask for the password again. */
+  | { readonly status: 'auth-rejected'; readonly code: number; readonly reason: string };
+
+export type ChatConnectionStatus = ChatConnectionState['status'];
+
+/**
+ * A message's state (RFC 3428 + RFC 5438): sending (queued or in flight) → sent (on the wire) → stored (202,
+ * or an IMDN "stored") → delivered (200 from a device, or an IMDN "delivered") → displayed (IMDN "displayed");
+ * or failed (with the SIP status and reason, or an IMDN failure) / expired.
+ */
+export type MessageState = 'sending' | 'sent' | 'stored' | 'delivered' | 'displayed' | 'failed' | 'expired';
+
+export const MESSAGE_STATES: readonly MessageState[] = [
+  'sending',
+  'sent',
+  'stored',
+  'delivered',
+  'displayed',
+  'failed',
+  'expired',
+];
+
+/** Why a message failed: a SIP status and reason phrase (e.g. 404 Not Found), or an IMDN failure (code 0). */
+export interface ChatFailure {
+  readonly code: number;
+  readonly reason: string;
+  /** true when no peer answered: the client made the status up (timeout 408, no flow 503/430) */
+  readonly local?: boolean | undefined;
+}
+
+/** The kinds of content a peer may refuse (415/488; the pager's CapabilityKind), after which it stops sending them. */
+export type PeerCapability = 'cpim' | 'imdn' | 'composing';
+
+/** What the client learned about a peer: e.g. "bob refused message/cpim (415), now sending text/plain". */
+export interface CapabilityNote {
+  readonly peer: string;
+  readonly capability: PeerCapability;
+  readonly supported: boolean;
+  /** in words, e.g. "415 Unsupported Media Type for message/cpim" */
+  readonly reason: string;
+  readonly at: number;
+}
+
+/** A message that arrived (deduplicated by the client). */
+export interface IncomingChatMessage {
+  /** the sender's id for it (imdn.Message-ID, or one the client derived); stable across duplicates */
+  readonly id: string;
+  readonly from: string;
+  readonly fromName?: string | undefined;
+  readonly text: string;
+  /** when the sender sent it (CPIM DateTime, SIP Date), else when it arrived; epoch ms */
+  readonly at: number;
+  readonly receivedAt: number;
+  /** page-mode group (RFC 5365): every to/cc recipient the server listed, ourselves included */
+  readonly participants?: readonly string[] | undefined;
+  readonly subject?: string | undefined;
+  /** the sender asked for a display notification (the app calls markDisplayed when the user sees it) */
+  readonly wantsDisplayed: boolean;
+}
+
+/** A message this account sent: from this tab (echoed), another tab, or another device. */
+export interface OutgoingChatMessage {
+  readonly id: string;
+  readonly to: readonly string[];
+  /** sent as one page-mode group message through the URI-list service */
+  readonly group: boolean;
+  readonly text: string;
+  readonly at: number;
+}
+
+export type ChatEvent =
+  | { readonly type: 'connection'; readonly state: ChatConnectionState }
+  /**
+   * A message's state changed. `recipient` is set for one recipient of a group message; without it the event
+   * is about the whole message (for a group: the aggregate).
+   */
+  | {
+      readonly type: 'message-state';
+      readonly id: string;
+      readonly state: MessageState;
+      readonly at: number;
+      readonly failure?: ChatFailure | undefined;
+      readonly recipient?: string | undefined;
+    }
+  | { readonly type: 'message'; readonly message: IncomingChatMessage }
+  | { readonly type: 'outgoing'; readonly message: OutgoingChatMessage }
+  /** The peer is typing (RFC 3994 "active") or stopped (idle, its refresh lapsed, or its message arrived). */
+  | { readonly type: 'composing'; readonly peer: string; readonly active: boolean; readonly at: number }
+  | { readonly type: 'capability'; readonly note: CapabilityNote };
+
+export type ChatEventType = ChatEvent['type'];
+export type ChatListener = (event: ChatEvent) => void;
+
+export interface SignInOptions {
+  /** AOR, `sip:alice@example.com` */
+  readonly address: string;
+  readonly password: string;
+  /** ws: or wss: URL of the gateway */
+  readonly gatewayUrl: string;
+  readonly displayName?: string | undefined;
+  /** what was learned about peers in earlier sessions (from storage), so the client does not learn it again */
+  readonly capabilities?: readonly CapabilityNote[] | undefined;
+}
+
+export interface SendOptions {
+  /** the app's id for the message (see the contract above); the client makes one up when absent */
+  readonly id?: string | undefined;
+  /** ask for display notifications (read ticks); default true */
+  readonly requestDisplayed?: boolean | undefined;
+}
+
+export interface ChatClient {
+  readonly connection: ChatConnectionState;
+  /** the signed-in AOR, undefined when signed out */
+  readonly address: string | undefined;
+  /** Adds a listener for every event; returns the function that removes it. */
+  subscribe(listener: ChatListener): () => void;
+  /** Connects and registers; progress comes as `connection` events. Throws InvalidStateError when signed in. */
+  signIn(options: SignInOptions): void;
+  /** Unregisters and disconnects; resolves when done (or given up). Idempotent. */
+  signOut(): Promise<void>;
+  /** Sends text to one peer; returns the message id. Throws InvalidStateError when signed out. */
+  send(to: string, text: string, options?: SendOptions): string;
+  /** Sends one page-mode message to several peers (RFC 5365); returns the message id. */
+  sendGroup(recipients: readonly string[], text: string, options?: SendOptions): string;
+  /**
+   * Sends a failed message again under the same id. Returns false when the client does not hold that message
+   * (e.g. after a reload): the caller then sends it afresh with `send(…, { id })`.
+   */
+  retry(id: string): boolean;
+  /** The user has seen these incoming messages: display notifications go to senders that asked (RFC 5438). */
+  markDisplayed(ids: readonly string[]): void;
+  /** The user is typing to `peer` (true) or stopped (false): is-composing (RFC 3994), where the peer takes it. */
+  setComposing(peer: string, active: boolean): void;
+}
