@@ -9,7 +9,9 @@
 //                                                                     as a Route to itself); bodies untouched
 //
 // The registrar sees the relay as the client's address (as behind a NAT), so requests it sends the client (a
-// MESSAGE to the registered contact) come through the relay too. One client at a time: the last one heard.
+// MESSAGE to the registered contact) come through the relay too: to the last client that sent a request, or to
+// `requestsTo` (a second program that plays the client's UAS side, as SIPp needs: one scenario sends, another
+// one receives).
 
 import { createSocket, type Socket } from 'node:dgram';
 
@@ -22,6 +24,7 @@ export class DigestRelay {
     private readonly socket: Socket,
     readonly port: number,
     private readonly registrarPort: number,
+    private readonly requestsTo: number | undefined,
   ) {
     socket.on('message', (data, from) => {
       if (from.port === this.registrarPort && from.address === LOOPBACK) this.#down(data);
@@ -31,7 +34,7 @@ export class DigestRelay {
   }
 
   /** Binds a relay on 127.0.0.1 (any free port) in front of the registrar's UDP port. */
-  static async open(registrarPort: number): Promise<DigestRelay> {
+  static async open(registrarPort: number, options: { requestsTo?: number } = {}): Promise<DigestRelay> {
     const socket = createSocket('udp4');
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
@@ -40,12 +43,12 @@ export class DigestRelay {
         resolve();
       });
     });
-    return new DigestRelay(socket, socket.address().port, registrarPort);
+    return new DigestRelay(socket, socket.address().port, registrarPort, options.requestsTo);
   }
 
   #up(data: Buffer, from: { address: string; port: number }): void {
-    this.#client = { address: from.address, port: from.port };
     const text = data.toString('latin1');
+    if (!text.startsWith('SIP/2.0 ')) this.#client = { address: from.address, port: from.port };
     const end = text.indexOf('\r\n\r\n');
     if (end < 0) return;
     const head = text
@@ -56,8 +59,12 @@ export class DigestRelay {
   }
 
   #down(data: Buffer): void {
-    if (this.#client === undefined) return;
     let text = data.toString('latin1');
+    if (this.requestsTo !== undefined && !text.startsWith('SIP/2.0 ')) {
+      this.socket.send(data, this.requestsTo, LOOPBACK);
+      return;
+    }
+    if (this.#client === undefined) return;
     if (/^SIP\/2\.0 40[17] /.test(text)) {
       const end = text.indexOf('\r\n\r\n');
       const head = text

@@ -10,6 +10,13 @@
 //   alice.killSocket();                                                // a dead connection: it reconnects
 //   await alice.stop();                                                // unregister, then close
 //
+// With `pager: true` the core is the Pager (web/src/sip/ua/pager.ts) wrapping the UserAgent: MESSAGEs are the
+// pager's (IMDN, is-composing, groups, capability learning), its events are in `pagerEvents`, and
+//
+//   const id = alice.send('sip:bob@localhost', 'hi', { imdn: true });
+//   await alice.waitForState(id, 'delivered');
+//   bob.markDisplayed([id]);  bob.setComposing('sip:alice@localhost', true);
+//
 // Every wait is event-driven and bounded (default 10 s); a timeout rejects with what was seen so far. `trace()`
 // gives the last SIP lines on the wire (first lines only), for failure messages.
 
@@ -25,8 +32,14 @@ import {
   type Logger,
 } from '../../web/src/drivers/index.ts';
 import {
+  Pager,
   UserAgent,
   type IncomingRequest,
+  type MessageState,
+  type OutgoingMessage,
+  type PagerEvent,
+  type PagerOptions,
+  type SendOptions,
   type OutgoingRequest,
   type RegistrationSnapshot,
   type SipRequest,
@@ -65,6 +78,11 @@ export interface OurUaOptions {
   readonly core?: Partial<Omit<UserAgentOptions, 'aor' | 'transport' | 'random' | 'instanceId'>>;
   /** told every transport log line and SIP line (for debugging a test) */
   readonly log?: (line: string) => void;
+  /**
+   * Run the Pager as the core (true, or its options): it answers MESSAGEs (IMDN, is-composing, groups …) and
+   * its events land in `pagerEvents`; `messages` then holds what it showed. Off: every MESSAGE is answered 200.
+   */
+  readonly pager?: boolean | Partial<Omit<PagerOptions, 'ua' | 'random'>>;
 }
 
 /** A MESSAGE our UA received (and answered 200). */
@@ -86,7 +104,12 @@ export interface RequestResult {
 
 export interface OurUa {
   readonly ua: UserAgent;
-  readonly driver: SipDriver<UserAgent>;
+  /** drives the UserAgent, or the Pager around it with `pager` */
+  readonly driver: SipDriver<UserAgent | Pager>;
+  /** the pager, with `pager` */
+  readonly pager: Pager | undefined;
+  /** every event of the pager but its pass-through UA events (those are in `events`), in order */
+  readonly pagerEvents: readonly PagerEvent[];
   readonly transport: WebSocketTransport;
   readonly aor: string;
   readonly instanceId: string;
@@ -131,6 +154,22 @@ export interface OurUa {
   ): Promise<ReceivedMessage>;
   /** Resolves once `check` returns something other than undefined, re-checked at every event of the UA. */
   waitFor<T>(check: () => T | undefined, what: string, timeoutMs?: number): Promise<T>;
+  /** Pager: send a text (RFC 3428); returns the message id. Throws when refused (too large: use a session). */
+  send(to: string, text: string, options?: SendOptions): string;
+  /** Pager: one page-mode group message (RFC 5365) through the URI-list service; returns the message id. */
+  sendGroup(recipients: readonly string[], text: string, options?: SendOptions): string;
+  /** Pager: the user saw these received messages (display notifications, RFC 5438). */
+  markDisplayed(ids: readonly string[]): void;
+  /** Pager: the user is (not) typing to `peer` (RFC 3994). */
+  setComposing(peer: string, typing: boolean): void;
+  /** Pager: resolves with the message's snapshot once it has been `state`; rejects when it failed or expired first. */
+  waitForState(id: string, state: MessageState, timeoutMs?: number): Promise<OutgoingMessage>;
+  /** Pager: resolves with the first pager event (already seen or to come) that matches. */
+  waitForPagerEvent<T extends PagerEvent>(
+    predicate: (event: PagerEvent) => event is T,
+    what: string,
+    timeoutMs?: number,
+  ): Promise<T>;
   /** Abruptly ends the current WebSocket from our side (ws.terminate(): no close frame): a dead connection. */
   killSocket(): void;
   /** The last SIP first lines and transport lines seen, newest last. */
@@ -238,9 +277,14 @@ export function startOurUa(options: OurUaOptions): OurUa {
     minDelay: options.minReconnectDelay ?? 200,
     maxDelay: options.maxReconnectDelay ?? 2_000,
   });
-  const driver = new SipDriver({ core: ua, transport, clock, logger });
+  const pager =
+    options.pager === undefined || options.pager === false
+      ? undefined
+      : new Pager({ ua, random, ...(options.pager === true ? {} : options.pager) });
+  const driver = new SipDriver<UserAgent | Pager>({ core: pager ?? ua, transport, clock, logger });
 
   const events: UserAgentEvent[] = [];
+  const pagerEvents: PagerEvent[] = [];
   const messages: ReceivedMessage[] = [];
   const registrations: RegistrationSnapshot[] = [];
   const states: ConnectionState[] = [];
@@ -312,9 +356,49 @@ export function startOurUa(options: OurUaOptions): OurUa {
     }
   };
 
+  const onPagerEvent = (event: PagerEvent): void => {
+    pagerEvents.push(event);
+    switch (event.type) {
+      case 'message': {
+        const { request, message } = event;
+        messages.push({
+          from: message.from,
+          to: request.to.uri.toString(),
+          requestUri: request.uri.toString(),
+          contentType: request.headers.get('content-type'),
+          text: message.text,
+          request,
+        });
+        trace(`  pager: message ${message.id} from ${message.from}`);
+        return;
+      }
+      case 'message-state':
+        trace(
+          `  pager: ${event.id}${event.recipient === undefined ? '' : ` (${event.recipient})`} ${event.state}`,
+        );
+        return;
+      case 'capability':
+        trace(`  pager: ${event.peer} ${event.kind}=${event.support} (${event.reason})`);
+        return;
+      case 'composing':
+      case 'message-expired':
+      case 'ua':
+        return;
+    }
+  };
+
   driver.events.on('event', (event) => {
-    events.push(event);
-    onEvent(event);
+    if (pager === undefined) {
+      const e = event as UserAgentEvent;
+      events.push(e);
+      onEvent(e);
+    } else {
+      const e = event as PagerEvent;
+      if (e.type === 'ua') {
+        events.push(e.event);
+        onEvent(e.event);
+      } else onPagerEvent(e);
+    }
     wake();
   });
   driver.events.on('state', (state) => {
@@ -363,17 +447,30 @@ export function startOurUa(options: OurUaOptions): OurUa {
     requestOptions: UaRequestOptions = {},
     timeoutMs = DEFAULT_TIMEOUT,
   ): Promise<RequestResult> {
-    const outgoing = driver.run((core, now) => core.request(method, target, { ...requestOptions, now }));
+    const outgoing = driver.run((_core, now) => ua.request(method, target, { ...requestOptions, now }));
     // The final response may already have come (a local 503 without a flow): `finals` keeps it.
     return waitFor(() => finals.get(outgoing), `final response to ${method} ${target}`, timeoutMs);
   }
 
-  if (options.register ?? true) driver.run((core, now) => core.register(now));
+  if (options.register ?? true) driver.run((_core, now) => ua.register(now));
+
+  const needPager = (): Pager => {
+    if (pager === undefined)
+      throw new Error(`our UA ${options.aor} runs without the pager (start it with pager: true)`);
+    return pager;
+  };
+  const sent = (result: ReturnType<Pager['send']>): string => {
+    if (!result.ok)
+      throw new Error(`our UA ${options.aor}: refused (${result.reason}, ${String(result.bytes)} bytes)`);
+    return result.id;
+  };
   driver.start();
 
   return {
     ua,
     driver,
+    pager,
+    pagerEvents,
     transport,
     aor: options.aor,
     instanceId,
@@ -416,6 +513,49 @@ export function startOurUa(options: OurUaOptions): OurUa {
       return waitFor(() => messages.find(predicate), 'matching MESSAGE', timeoutMs);
     },
     waitFor,
+    send(to, text, sendOptions) {
+      const p = needPager();
+      return sent(driver.run((_core, now) => p.send(to, text, sendOptions, now)));
+    },
+    sendGroup(recipients, text, sendOptions) {
+      const p = needPager();
+      return sent(driver.run((_core, now) => p.sendGroup(recipients, text, sendOptions, now)));
+    },
+    markDisplayed(ids) {
+      const p = needPager();
+      driver.run((_core, now) => {
+        p.markDisplayed(ids, now);
+      });
+    },
+    setComposing(peer, typing) {
+      const p = needPager();
+      driver.run((_core, now) => {
+        p.setComposing(peer, typing, now);
+      });
+    },
+    async waitForState(id, state, timeoutMs = DEFAULT_TIMEOUT) {
+      const p = needPager();
+      // Every state the message went through is an event: look for this one; a final other one ends the wait.
+      const outcome = await waitFor(
+        () => {
+          for (const e of pagerEvents) {
+            if (e.type !== 'message-state' || e.id !== id || e.recipient !== undefined) continue;
+            if (e.state === state) return { message: p.message(id) ?? e.message };
+            if (e.state === 'failed' || e.state === 'expired')
+              return { failed: `message ${id} ${e.state} (${e.reason ?? ''}) before ${state}` };
+          }
+          return undefined;
+        },
+        `message ${id} ${state}`,
+        timeoutMs,
+      );
+      if ('failed' in outcome) throw new Error(outcome.failed);
+      return outcome.message;
+    },
+    waitForPagerEvent(predicate, what, timeoutMs = DEFAULT_TIMEOUT) {
+      needPager();
+      return waitFor(() => pagerEvents.find(predicate), what, timeoutMs);
+    },
     killSocket() {
       if (current === undefined) throw new Error('our UA: no WebSocket to kill');
       trace('  test: terminating the WebSocket');
@@ -426,7 +566,7 @@ export function startOurUa(options: OurUaOptions): OurUa {
       if (stopped) return;
       const state = ua.registration.state;
       if ((state === 'Registered' || state === 'Registering') && ua.connected) {
-        driver.run((core, now) => core.unregister(now));
+        driver.run((_core, now) => ua.unregister(now));
         await waitFor(
           () => (ua.registration.state === 'Unregistered' ? true : undefined),
           'Unregistered state',

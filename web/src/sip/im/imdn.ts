@@ -14,7 +14,14 @@
  * the RFC defines for that kind); elements of other namespaces (vendor extensions) are ignored.
  */
 import { ParseError } from '../errors.ts';
-import { parseUri } from '../message/index.ts';
+import {
+  SipHeaders,
+  paramValue,
+  parseMediaType,
+  parseMultipart,
+  parseUri,
+  serializeMultipart,
+} from '../message/index.ts';
 import {
   IMDN_HEADER_NS,
   buildCpim,
@@ -48,6 +55,8 @@ export type ImdnNotification =
   | { kind: 'delivery'; status: DeliveryStatus }
   | { kind: 'display'; status: DisplayStatus }
   | { kind: 'processing'; status: ProcessingStatus };
+
+const enc = new TextEncoder();
 
 export type Imdn = ImdnNotification & {
   /** the imdn.Message-ID of the IM this is about */
@@ -147,20 +156,68 @@ export interface ImdnMessageOptions {
  * else the IM's sender: the Request-URI for the MESSAGE that carries this body (Content-Type message/cpim).
  */
 export function buildImdnMessage(o: ImdnMessageOptions): { body: Uint8Array; target: string } {
-  const { im } = o;
-  if (im.messageId === undefined || !im.from)
-    throw new TypeError('an IMDN needs the IM to carry imdn.Message-ID and From (see wantsNotification)');
-  const imdnHeader = (name: string): CpimHeader[] =>
-    im.headers.filter((h) => h.ns === IMDN_HEADER_NS && h.name === name);
-  const routes = imdnHeader('IMDN-Record-Route').map((h) => ({
+  return buildImdnBatch([o]);
+}
+
+/**
+ * Several notifications for one sender in one body. One alone is `buildImdnMessage`'s; more are aggregated as
+ * RFC 5438 §8.3 says: the CPIM content is multipart/mixed with one message/imdn+xml part per notification,
+ * Content-Disposition: notification on the whole. The wrapper (From, To, imdn.Message-ID, DateTime, routes) is
+ * the first item's; the items are meant to share the IM sender (`target`).
+ */
+export function buildImdnBatch(items: readonly ImdnMessageOptions[]): { body: Uint8Array; target: string } {
+  const first = items[0];
+  if (first === undefined) throw new TypeError('buildImdnBatch: no notification');
+  const docs = items.map(notificationXml);
+  const { im } = first;
+  const routes = imdnHeaders(im, 'IMDN-Record-Route').map((h) => ({
     name: 'IMDN-Route',
     value: h.value,
     prefix: 'imdn',
     ns: IMDN_HEADER_NS,
   }));
-  const originalTo = imdnHeader('Original-To')[0];
+  let type = `${IMDN_CONTENT_TYPE};charset=utf-8`;
+  let content: Uint8Array | string = docs[0] ?? '';
+  if (docs.length > 1) {
+    // §8.3: the boundary only needs to be absent from the parts; the documents never hold "--imdn-".
+    const boundary = `imdn-${first.messageId}`;
+    type = `multipart/mixed;boundary="${boundary}"`;
+    content = serializeMultipart(
+      docs.map((xml) => ({
+        headers: SipHeaders.from({ 'Content-Type': IMDN_CONTENT_TYPE }),
+        body: enc.encode(xml),
+      })),
+      boundary,
+    );
+  }
+  const body = buildCpim({
+    from: first.from,
+    to: [im.from as CpimAddress],
+    dateTime: first.now,
+    messageId: first.messageId,
+    headers: routes,
+    contentHeaders: [
+      ['Content-Type', type],
+      ['Content-Disposition', 'notification'],
+    ],
+    content,
+  });
+  const route = routes[0]?.value;
+  return { body, target: route ? parseCpimAddress(route).uri : (im.from as CpimAddress).uri };
+}
+
+function imdnHeaders(im: CpimMessage, name: string): CpimHeader[] {
+  return im.headers.filter((h) => h.ns === IMDN_HEADER_NS && h.name === name);
+}
+
+/** §7.2.1: the document for one notification about `o.im`. */
+function notificationXml(o: ImdnMessageOptions): string {
+  const { im } = o;
+  if (im.messageId === undefined || !im.from)
+    throw new TypeError('an IMDN needs the IM to carry imdn.Message-ID and From (see wantsNotification)');
+  const originalTo = imdnHeaders(im, 'Original-To')[0];
   const recipientUri = o.recipientUri ?? im.to[0]?.uri ?? o.from.uri;
-  const xml = buildImdn({
+  return buildImdn({
     ...o.notification,
     messageId: im.messageId,
     // §7.2.1: the datetime of the IM; an IM without one gets the time it is acknowledged.
@@ -169,18 +226,22 @@ export function buildImdnMessage(o: ImdnMessageOptions): { body: Uint8Array; tar
     originalRecipientUri:
       o.originalRecipientUri ?? (originalTo ? parseCpimAddress(originalTo.value).uri : recipientUri),
   });
-  const body = buildCpim({
-    from: o.from,
-    to: [im.from],
-    dateTime: o.now,
-    messageId: o.messageId,
-    headers: routes,
-    contentHeaders: [
-      ['Content-Type', `${IMDN_CONTENT_TYPE};charset=utf-8`],
-      ['Content-Disposition', 'notification'],
-    ],
-    content: xml,
+}
+
+/**
+ * The notifications a received CPIM body carries: one message/imdn+xml document, or several aggregated in a
+ * multipart/mixed (§8.3); parts of other types are skipped. Undefined when the content is no notification at
+ * all. Throws ParseError for a notification that does not parse.
+ */
+export function readImdnContent(cpim: CpimMessage): Imdn[] | undefined {
+  const type = cpim.contentType === undefined ? undefined : parseMediaType(cpim.contentType);
+  if (type === undefined) return undefined;
+  if (`${type.type}/${type.subtype}` === IMDN_CONTENT_TYPE) return [parseImdn(cpim.content)];
+  const boundary = type.type === 'multipart' ? paramValue(type.params, 'boundary') : undefined;
+  if (boundary === undefined) return undefined;
+  const docs = parseMultipart(cpim.content, boundary).filter((part) => {
+    const t = part.headers.get('content-type');
+    return t !== undefined && t.split(';')[0]?.trim().toLowerCase() === IMDN_CONTENT_TYPE;
   });
-  const first = routes[0]?.value;
-  return { body, target: first ? parseCpimAddress(first).uri : im.from.uri };
+  return docs.length > 0 ? docs.map((part) => parseImdn(part.body)) : undefined;
 }

@@ -42,6 +42,8 @@ export {
   parseImdn,
   buildImdn,
   buildImdnMessage,
+  buildImdnBatch,
+  readImdnContent,
   wantsNotification,
   IMDN_NS,
   IMDN_CONTENT_TYPE,

@@ -6,7 +6,8 @@
  *
  *   Idle ──typed: send "active"──▶ Active              Idle ──"active" received──▶ Active
  *    ▲ ◀──15 s without typing: send "idle"───┤          ▲ ◀──its refresh lapsed────────┤
- *    └─────messageSent: send nothing─────────┘          ├◀──"idle" received────────────┤
+ *    ├◀────stopped: send "idle" now──────────┤          ├◀──"idle" received────────────┤
+ *    └─────messageSent: send nothing─────────┘          │                              │
  *          Active ──refresh due while typing:           └◀──messageReceived────────────┘
  *                   send "active" again
  *
@@ -158,6 +159,17 @@ export class ComposingIndicator {
   /** §3.2: sending the message ends composition; the peer infers idle from the message, so nothing is sent. */
   messageSent(_now: number): void {
     this.local = 'idle';
+  }
+
+  /**
+   * The user stopped composing without sending (cleared the draft, left the conversation): idle now rather
+   * than after the timeout (§3.2 lets a composer go idle sooner). The idle status to send, or undefined when
+   * we were idle already.
+   */
+  stopped(_now: number): IsComposing | undefined {
+    if (this.local !== 'active') return undefined;
+    this.local = 'idle';
+    return { state: 'idle', lastActive: this.#lastTyped, contentType: this.#contentType };
   }
 
   /** §3.3: a status message from the peer; `refresh` in seconds, absent → 120 s. */

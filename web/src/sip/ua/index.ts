@@ -25,3 +25,30 @@ export {
 } from './capabilities.ts';
 export { inspectRequest, type InspectContext, type Rejection } from './uas-checks.ts';
 export { answerMalformed, type MalformedRequest } from './malformed.ts';
+// Pager-mode IM (RFC 3428, CPIM, IMDN, is-composing, RFC 5365 groups) on top of the user agent.
+export {
+  Pager,
+  peerKey,
+  type IncomingMessage,
+  type OutgoingMessage,
+  type PagerEvent,
+  type PagerOptions,
+  type RecipientStatus,
+  type SendOptions,
+  type SendResult,
+} from './pager.ts';
+export {
+  MESSAGE_TRANSITIONS,
+  aggregate as aggregateMessageState,
+  isFinalState as isFinalMessageState,
+  transition as messageTransition,
+  type MessageState,
+} from './message-state.ts';
+export { decodePagerBody, type PagerContent } from './pager-content.ts';
+export {
+  PeerCapabilityTable,
+  type CapabilityKind,
+  type PeerCapabilities,
+  type PeerCapabilityStore,
+  type Support,
+} from './peer-capabilities.ts';
