@@ -110,6 +110,21 @@ describe('sending (RFC 3428 §4)', () => {
     expect(ids).toEqual([id, id]);
   });
 
+  it('a failure says whether a peer sent it or this UA made it up (no answer: 408 after Timer F)', () => {
+    const n = net();
+    const alice = n.pager('alice');
+    const refused = sendOk(alice, 'sip:nobody@example.com', 'anyone?');
+    n.settle();
+    expect(alice.message(refused)).toMatchObject({ state: 'failed', status: 404, local: false });
+    // Every MESSAGE to bob is lost: the non-INVITE client transaction gives up after 64·T1.
+    n.net.link('alice', 'up').drop(isRequest('MESSAGE'));
+    const lost = sendOk(alice, BOB, 'into the void');
+    n.advanceBy(64 * 500 + 1);
+    expect(alice.message(lost)).toMatchObject({ state: 'failed', status: 408, local: true });
+    const last = n.events('alice', 'message-state').at(-1)!;
+    expect(last).toMatchObject({ id: lost, state: 'failed', local: true });
+  });
+
   it('the app may choose the id; handing the same message over again while it is on its way is a no-op', () => {
     const n = net();
     const alice = n.pager('alice');

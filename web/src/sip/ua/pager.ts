@@ -125,6 +125,8 @@ export interface RecipientStatus {
   readonly at: number;
   readonly status?: number | undefined;
   readonly reason?: string | undefined;
+  /** the failure was made up here (no answer in time, no connection), not sent by a peer */
+  readonly local?: boolean | undefined;
 }
 
 /** An outgoing message, as the app shows it. */
@@ -143,6 +145,8 @@ export interface OutgoingMessage {
   /** the SIP status (or none, for an IMDN or an expiry) and a reason, when it failed */
   readonly status?: number | undefined;
   readonly reason?: string | undefined;
+  /** the failure was made up here (no answer in time, no connection), not sent by a peer */
+  readonly local?: boolean | undefined;
   readonly imdn: readonly DispositionRequest[];
   /** 1, then one more for each `retry` (a new attempt of the same message, under the same id) */
   readonly attempt: number;
@@ -181,6 +185,8 @@ export type PagerEvent =
       readonly recipient: string | undefined;
       readonly status: number | undefined;
       readonly reason: string | undefined;
+      /** a failure made up here (timeout, no connection, cannot send), not a peer's answer */
+      readonly local: boolean;
       readonly message: OutgoingMessage;
     }
   /** A new message to show (once, however often it arrived). `request` is for logs, not for app state. */
@@ -210,6 +216,7 @@ interface Recipient {
   at: number;
   status?: number | undefined;
   reason?: string | undefined;
+  local?: boolean | undefined;
 }
 
 interface Outgoing {
@@ -229,6 +236,7 @@ interface Outgoing {
   at: number;
   status?: number | undefined;
   reason?: string | undefined;
+  local?: boolean | undefined;
   format?: string | undefined;
   /** CPIM was refused once: text/plain from now on */
   plain: boolean;
@@ -680,7 +688,8 @@ export class Pager {
       } catch (e) {
         // A target out of a peer's notification request that is no URI: that job cannot be sent.
         if (!(e instanceof TypeError || e instanceof ParseError)) throw e;
-        if (job.kind === 'im') this.#advance(job.message, 'failed', { reason: `cannot send: ${e.message}` });
+        if (job.kind === 'im')
+          this.#advance(job.message, 'failed', { reason: `cannot send: ${e.message}`, local: true });
         sent = true;
         continue;
       }
@@ -827,7 +836,7 @@ export class Pager {
     if (status === 413) reason += ': too large for the recipient; use a session';
     if (status === 415) reason += ': the recipient takes none of our formats';
     if (local && status === 408) reason = '408 no answer (timeout)';
-    this.#advance(m, 'failed', { status, reason });
+    this.#advance(m, 'failed', { status, reason, local });
   }
 
   /**
@@ -887,7 +896,12 @@ export class Pager {
   #advance(
     m: Outgoing,
     state: MessageState,
-    detail: { status?: number | undefined; reason?: string | undefined; recipient?: string | undefined },
+    detail: {
+      status?: number | undefined;
+      reason?: string | undefined;
+      recipient?: string | undefined;
+      local?: boolean | undefined;
+    },
   ): void {
     const at = this.#now;
     for (const r of m.recipients) {
@@ -897,6 +911,7 @@ export class Pager {
       r.at = at;
       r.status = detail.status;
       r.reason = detail.reason;
+      r.local = detail.local;
       if (m.group) this.#emitState(m, r);
     }
     const next = aggregate(m.recipients.map((r) => r.state));
@@ -906,6 +921,7 @@ export class Pager {
     const failed = m.recipients.find((r) => r.state === next);
     m.status = failed?.status;
     m.reason = failed?.reason;
+    m.local = failed?.local;
     if (isFinalState(next)) this.#expiring.delete(m);
     if (next === 'expired' || next === 'failed') this.#unqueue(m);
     this.#emitState(m, undefined);
@@ -921,6 +937,7 @@ export class Pager {
       recipient: r?.uri,
       status: s.status,
       reason: s.reason,
+      local: s.local === true,
       message: snapshot(m),
     });
   }
@@ -1148,6 +1165,7 @@ function snapshot(m: Outgoing): OutgoingMessage {
     expiresAt: m.expiresAt,
     status: m.status,
     reason: m.reason,
+    local: m.local,
     imdn: m.imdn,
     attempt: m.attempt,
     format: m.format,
@@ -1157,6 +1175,7 @@ function snapshot(m: Outgoing): OutgoingMessage {
       at: r.at,
       status: r.status,
       reason: r.reason,
+      local: r.local,
     })),
   };
 }
