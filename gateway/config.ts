@@ -70,6 +70,11 @@ export interface GatewayConfig {
   readonly shutdownGraceMs: number;
   /** processes beside a PBX (node:cluster, gateway/cluster.ts); 'auto': one per CPU; embedded mode runs one */
   readonly workers: number | 'auto';
+  /**
+   * The MSRP relay's TCP listener for MSRP peers and relays (gateway/msrp/); undefined: off. `fallback`: the
+   * default (`auto`) port 2855 may be taken, then an ephemeral port is used (the relay's Use-Path names it).
+   */
+  readonly msrpTcp: { readonly host: string; readonly port: number; readonly fallback: boolean } | undefined;
 }
 
 export class ConfigError extends Error {
@@ -252,6 +257,13 @@ export const OPTIONS: readonly OptionSpec[] = [
     default: 'auto',
     help: 'gateway processes beside a PBX (auto: one per CPU, at most 8); worker i listens for SIP on the port + i; embedded mode runs one',
   },
+  {
+    flag: 'msrp-tcp',
+    kind: 'string',
+    arg: '[HOST:]PORT|auto|off',
+    default: 'auto',
+    help: "the MSRP relay's TCP listener for MSRP peers (browsers use WebSocket subprotocol `msrp` on --port); auto: 0.0.0.0:2855, or an ephemeral port when 2855 is taken",
+  },
   { flag: 'help', kind: 'boolean', short: 'h', help: 'print this help and exit' },
 ];
 
@@ -413,6 +425,15 @@ export function parseConfig(
   if (!/^[a-z0-9.-]+$|^\[[0-9a-f:.]+\]$/.test(domain))
     throw new ConfigError(`--domain: not a host name: "${domain}"`);
   const staticText = str('static');
+  const msrpText = (str('msrp-tcp') ?? 'auto').trim();
+  // RFC 4975 §6: 2855 is MSRP's port; peers learn the real one from the Use-Path, so a taken default is no failure.
+  const msrpTcp =
+    msrpText === 'auto'
+      ? { host: '0.0.0.0', port: 2855, fallback: true }
+      : (() => {
+          const listen = parseListen(msrpText, '--msrp-tcp', host);
+          return listen === undefined ? undefined : { ...listen, fallback: false };
+        })();
   const workersText = str('workers') ?? 'auto';
 
   const config: GatewayConfig = {
@@ -454,6 +475,7 @@ export function parseConfig(
     },
     shutdownGraceMs: parseInteger(str('shutdown-grace') ?? '2000', '--shutdown-grace', 0, 600_000),
     workers: workersText === 'auto' ? 'auto' : parseInteger(workersText, '--workers', 1, 64),
+    msrpTcp,
   };
   return { help: false, config };
 }

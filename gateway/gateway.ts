@@ -3,26 +3,32 @@
  * root (main.ts) calls it with the parsed command line; tests call it in-process with port 0 everywhere.
  *
  *   HTTP(S) :port ── /healthz, /metrics
- *              └──── upgrade, subprotocol sip ──► WsSipService ──► EdgeProxy ◄──► UDP/TCP listeners ◄──► upstream
+ *              ├──── upgrade, subprotocol sip ──► WsSipService ──► EdgeProxy ◄──► UDP/TCP listeners ◄──► upstream
+ *              └──── upgrade, subprotocol msrp ─► MsrpRelayServer (RFC 4976 relay) ◄──► MSRP TCP :2855 ◄──► peers
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
 
 import pino, { type Logger } from 'pino';
 
-import { ParseError, parseMessage } from '../web/src/sip/index.ts';
+import { ParseError, parseMessage, type MsrpUri } from '../web/src/sip/index.ts';
 import type { WorkerRole } from './cluster.ts';
 import type { GatewayConfig } from './config.ts';
+import { DigestGuard } from './core/digest-guard.ts';
 import { coreLinkToEdge, edgeNetToCore, linkUpstream, openEmbeddedState } from './core/embedded.ts';
 import { SipCore } from './core/sip-core.ts';
 import { staticFiles } from './core/static-files.ts';
+import { USERS_FILE, UsersFile, type UserDirectory } from './core/users.ts';
 import { answerUnparseable } from './edge/bad-message.ts';
 import { EdgeProxy, type UpstreamTarget } from './edge/edge-proxy.ts';
 import { FlowTokens } from './edge/flow-token.ts';
 import { OwnAddresses } from './edge/rewrite.ts';
 import { GatewayMetrics, PROMETHEUS_CONTENT_TYPE } from './metrics.ts';
+import { digestAuth, openAuth } from './msrp/msrp-auth.ts';
+import { MsrpRelayServer, type MsrpRelayServerOptions } from './msrp/msrp-relay-server.ts';
 import { HttpServer, OriginPolicy, type HttpHandler } from './net/http-server.ts';
 import { TcpTransport } from './net/tcp-transport.ts';
 import { UdpTransport } from './net/udp-transport.ts';
@@ -33,6 +39,9 @@ export interface Gateway {
   /** bound SIP ports (0 when that listener is off) */
   readonly udpPort: number;
   readonly tcpPort: number;
+  /** the MSRP relay's TCP port (0 when that listener is off) */
+  readonly msrpTcpPort: number;
+  readonly msrp: MsrpRelayServer;
   readonly publicHost: string;
   readonly metrics: GatewayMetrics;
   /** the embedded SIP core (undefined beside a PBX) */
@@ -53,6 +62,45 @@ export interface GatewayDeps {
 
 const WILDCARDS = new Set(['0.0.0.0', '::', '']);
 
+/** RFC 7977 over the gateway's port: the largest MSRP WebSocket message (a chunk of up to 1 MiB and its head). */
+const MSRP_WS_MAX_MESSAGE = (1 << 20) + 16384;
+/** Bytes queued toward one MSRP WebSocket before it is closed as a slow consumer (the relay pauses at 4 MiB). */
+const MSRP_WS_MAX_BUFFERED = 16 << 20;
+
+/**
+ * Who may AUTH to the MSRP relay, and where it may connect for them. Embedded mode: digest against the users
+ * file, and anywhere. Beside a PBX: digest when <data-dir>/users.json exists (then anywhere); without it the PBX
+ * holds the passwords, so AUTH is granted without a challenge, and the relay opens connections only to the
+ * upstream's host, and to the MSRP ports of our own workers (browser to browser across workers); peers elsewhere
+ * connect to the relay, whose URI they have from the SDP. Never an open relay (nor a way into local services).
+ */
+function msrpPolicy(
+  config: GatewayConfig,
+  embeddedUsers: UserDirectory | undefined,
+  mayConnect: (uri: MsrpUri) => boolean,
+): Pick<MsrpRelayServerOptions, 'auth' | 'mayConnect'> {
+  const users =
+    embeddedUsers ??
+    (existsSync(join(config.dataDir, USERS_FILE))
+      ? UsersFile.open(config.dataDir, config.domain)
+      : undefined);
+  if (users === undefined) {
+    return {
+      auth: openAuth(),
+      mayConnect,
+    };
+  }
+  const directory: UserDirectory = {
+    realm: users.realm,
+    lookup: (user) => {
+      users.refresh?.();
+      return users.lookup(user);
+    },
+    has: (user) => users.has(user),
+  };
+  return { auth: digestAuth(new DigestGuard({ realm: config.domain, users: directory })) };
+}
+
 /** Every address of this host (for a wildcard listener, "us" is any of them). */
 function localAddresses(): string[] {
   const out = ['127.0.0.1', '::1', 'localhost'];
@@ -67,6 +115,14 @@ function defaultPublicHost(config: GatewayConfig): string {
   for (const list of Object.values(networkInterfaces()))
     for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
   return '127.0.0.1';
+}
+
+/** Our names for MSRP URIs: those of the SIP side, plus every local address when MSRP listens on a wildcard. */
+function msrpHosts(hosts: ReadonlySet<string>, listenHost: string | undefined): Set<string> {
+  const out = new Set(hosts);
+  if (listenHost !== undefined && WILDCARDS.has(listenHost)) for (const a of localAddresses()) out.add(a);
+  else if (listenHost !== undefined) out.add(listenHost);
+  return out;
 }
 
 async function resolveUpstream(config: GatewayConfig): Promise<UpstreamTarget | undefined> {
@@ -184,6 +240,40 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps = {}
     });
     cleanup.push(() => ws.stop());
 
+    // The MSRP relay (SPEC.md §5): WebSocket subprotocol `msrp` on the same port, TCP for MSRP peers.
+    const msrpListen =
+      config.msrpTcp === undefined || worker === undefined || config.msrpTcp.port === 0
+        ? config.msrpTcp
+        : { ...config.msrpTcp, port: config.msrpTcp.port + worker.index };
+    // Where an unauthenticated relay may connect: the upstream's host; our own names (known once we listen) only
+    // on the MSRP ports of our workers.
+    const upstreamHosts = new Set(
+      [resolved?.host, config.upstream?.host]
+        .filter((h): h is string => h !== undefined)
+        .map((h) => h.toLowerCase()),
+    );
+    const msrpOwnNames = new Set<string>();
+    const msrpBase = config.msrpTcp?.port ?? 0;
+    const mayConnectOpen = (uri: MsrpUri): boolean => {
+      const host = uri.host.replace(/^\[|\]$/g, '').toLowerCase();
+      if (upstreamHosts.has(host)) return true;
+      const port = uri.port ?? 2855;
+      return msrpOwnNames.has(host) && msrpBase > 0 && port >= msrpBase && port < msrpBase + 64;
+    };
+    const msrp = new MsrpRelayServer({
+      log,
+      metrics,
+      ws: {
+        maxMessageBytes: MSRP_WS_MAX_MESSAGE,
+        maxConnectionsPerIp: config.limits.maxConnectionsPerIp,
+        maxBufferedBytes: MSRP_WS_MAX_BUFFERED,
+        pingIntervalMs: config.limits.pingIntervalMs,
+      },
+      tcp: msrpListen,
+      ...msrpPolicy(config, state?.users, mayConnectOpen),
+    });
+    cleanup.push(() => msrp.close());
+
     // The app's files (embedded mode's `npm start` serves dist/ on the WebSocket's port).
     const staticDir =
       config.staticDir !== undefined && existsSync(config.staticDir) ? config.staticDir : undefined;
@@ -221,7 +311,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps = {}
         ['/metrics', metricsRoute],
       ]),
       fallback: staticDir === undefined ? undefined : staticFiles(staticDir),
-      services: [ws],
+      services: [ws, msrp.service],
       origins: new OriginPolicy(config.origins, config.allowMissingOrigin),
       log,
       onRejected: (reason) => metrics.rejectedUpgrades.inc({ reason }),
@@ -248,6 +338,15 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps = {}
       (p): p is number => p !== undefined,
     );
     const edgePorts = state === undefined ? ports : [http.port, wsPort];
+    const msrpOwnHosts = msrpHosts(hosts, config.msrpTcp?.host);
+    for (const h of msrpOwnHosts) msrpOwnNames.add(h.toLowerCase());
+    await msrp.start({
+      publicHost,
+      wsPort,
+      wsSecure: tls !== undefined,
+      hosts: msrpOwnHosts,
+      ports: [http.port],
+    });
     const corePort = sipPorts.tcp ?? sipPorts.udp ?? 5060;
     const upstream = resolved ?? linkUpstream(publicHost, corePort);
     const edgeOwn = new OwnAddresses(hosts, edgePorts);
@@ -330,6 +429,8 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps = {}
       httpPort: http.port,
       udpPort: udp?.port ?? 0,
       tcpPort: tcp?.port ?? 0,
+      msrpTcpPort: msrp.tcpPort,
+      msrp,
       publicHost,
       metrics,
       core: sipCore,
@@ -342,7 +443,9 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps = {}
           while ((proxy.inFlight > 0 || (sipCore?.inFlight ?? 0) > 0) && Date.now() < deadline)
             await new Promise((r) => setTimeout(r, 25));
           ws.closeAll();
+          msrp.service.closeAll();
           await ws.drain(Math.min(1000, Math.max(100, graceMs)));
+          await msrp.service.drain(Math.min(1000, Math.max(100, graceMs)));
           proxy.close();
           sipCore?.close();
           for (const step of cleanup.reverse()) await step();

@@ -278,7 +278,10 @@ const KNOWN_METHODS = new Set([
 ]);
 
 /** GatewayMetrics.labels' interned label sets, by side (a handful: ws, udp, tcp). */
-const LABELS_BY_SIDE = new Map<string, { requests: Map<string, Labels>; responses: (Labels | undefined)[] }>();
+const LABELS_BY_SIDE = new Map<
+  string,
+  { requests: Map<string, Labels>; responses: (Labels | undefined)[] }
+>();
 
 /** The gateway's metrics (SPEC.md §4: connections, flows, messages in/out, relay latency, drops, retransmissions). */
 export class GatewayMetrics {
@@ -320,6 +323,27 @@ export class GatewayMetrics {
   readonly closes = this.registry.counter(
     'gateway_ws_closes_total',
     'WebSocket connections closed, by close code.',
+  );
+  // ---- the MSRP relay (gateway/msrp/, SPEC.md §5) ----
+  readonly msrpConnections = this.registry.gauge(
+    'gateway_msrp_connections',
+    'Open MSRP connections of the relay, by side (ws: browsers, tcp: MSRP peers and relays).',
+  );
+  readonly msrpSessions = this.registry.gauge(
+    'gateway_msrp_sessions',
+    'Relay sessions granted by AUTH (RFC 4976) and not yet expired.',
+  );
+  readonly msrpBytes = this.registry.counter(
+    'gateway_msrp_bytes_total',
+    'MSRP bytes received (in) and sent (out) by the relay, by side.',
+  );
+  readonly msrpFrames = this.registry.counter(
+    'gateway_msrp_frames_total',
+    'MSRP frames received (in) and sent (out) by the relay, by side and kind (SEND, REPORT, AUTH, response, other).',
+  );
+  readonly msrpErrors = this.registry.counter(
+    'gateway_msrp_errors_total',
+    'MSRP frames refused or failed by the relay, by reason.',
   );
 
   /**

@@ -1,7 +1,7 @@
 /**
  * The one HTTP(S) port of the gateway. Plain requests are routed by path (`/healthz`, `/metrics`; the app's static
  * files and other endpoints are added as routes later); WebSocket upgrades are checked here once (shutdown, Origin
- * allow-list) and handed to the service that speaks the subprotocol the client offers (`sip` now, `msrp` later).
+ * allow-list) and handed to the service that speaks the subprotocol the client offers (`sip`, `msrp`).
  * An upgrade offering no subprotocol we serve is refused with 400 before any WebSocket exists.
  */
 import {
@@ -164,7 +164,11 @@ export class HttpServer {
       const offered = offeredProtocols(request);
       const service = options.services.find((s) => offered.includes(s.protocol));
       if (service === undefined)
-        return reject('subprotocol', 400, 'Bad Request: WebSocket subprotocol required (sip)');
+        return reject(
+          'subprotocol',
+          400,
+          `Bad Request: WebSocket subprotocol required (${options.services.map((s) => s.protocol).join(', ')})`,
+        );
       service.handleUpgrade(request, socket, head);
     });
     server.on('clientError', (_error, socket) => {

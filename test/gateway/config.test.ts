@@ -134,7 +134,16 @@ describe('embedded mode configuration', () => {
 
   it('reads the embedded flags and keeps 5070 beside a PBX', () => {
     const parsed = parseConfig(
-      ['--data-dir', '/var/lib/chat', '--domain', 'Chat.Example.com', '--branch-timeout', '500', '--static', 'off'],
+      [
+        '--data-dir',
+        '/var/lib/chat',
+        '--domain',
+        'Chat.Example.com',
+        '--branch-timeout',
+        '500',
+        '--static',
+        'off',
+      ],
       {},
     );
     if (parsed.help) throw new Error('unexpected --help');
@@ -146,5 +155,41 @@ describe('embedded mode configuration', () => {
     if (pbx.help) throw new Error('unexpected --help');
     expect(pbx.config.sipUdp?.port).toBe(5070);
     expect(() => parseConfig(['--domain', 'bad domain'], {})).toThrow(/not a host name/);
+  });
+});
+
+describe('MSRP relay configuration', () => {
+  const msrp = (argv: string[], env: Record<string, string> = {}) => {
+    const parsed = parseConfig(argv, env);
+    if (parsed.help) throw new Error('unexpected --help');
+    return parsed.config.msrpTcp;
+  };
+
+  it('listens for MSRP peers on 2855 by default, falling back to a free port when it is taken', () => {
+    expect(msrp([])).toEqual({ host: '0.0.0.0', port: 2855, fallback: true });
+    expect(msrp(['--upstream', 'sip:10.0.0.5'])).toEqual({ host: '0.0.0.0', port: 2855, fallback: true });
+  });
+
+  it('takes --msrp-tcp [HOST:]PORT|auto|off, or GATEWAY_MSRP_TCP; an explicit port is strict', () => {
+    expect(msrp(['--msrp-tcp', '2856'])).toEqual({ host: '0.0.0.0', port: 2856, fallback: false });
+    expect(msrp(['--host', '127.0.0.1', '--msrp-tcp', '2856'])).toEqual({
+      host: '127.0.0.1',
+      port: 2856,
+      fallback: false,
+    });
+    expect(msrp(['--msrp-tcp', '[::1]:9000'])).toEqual({ host: '::1', port: 9000, fallback: false });
+    expect(msrp(['--msrp-tcp', 'off'])).toBeUndefined();
+    expect(msrp([], { GATEWAY_MSRP_TCP: '10.0.0.1:2900' })).toEqual({
+      host: '10.0.0.1',
+      port: 2900,
+      fallback: false,
+    });
+    expect(msrp(['--msrp-tcp', 'auto'], { GATEWAY_MSRP_TCP: 'off' })).toEqual({
+      host: '0.0.0.0',
+      port: 2855,
+      fallback: true,
+    });
+    expect(() => parseConfig(['--msrp-tcp', 'nope'], {})).toThrow(/--msrp-tcp/);
+    expect(helpText()).toContain('GATEWAY_MSRP_TCP');
   });
 });

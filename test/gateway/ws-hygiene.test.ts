@@ -179,7 +179,7 @@ describe('WebSocket hygiene', () => {
 
   it('refuses other subprotocols and disallowed origins at the handshake, never half-opens', async () => {
     const { url } = await setup();
-    await expect(RawWsUa.connect(url, { user: 'x', domain: 'd', protocols: ['msrp'] })).rejects.toThrow(
+    await expect(RawWsUa.connect(url, { user: 'x', domain: 'd', protocols: ['xmpp'] })).rejects.toThrow(
       /HTTP 400/,
     );
     await expect(
