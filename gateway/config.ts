@@ -45,6 +45,8 @@ export interface GatewayConfig {
   readonly branchTimeoutMs: number;
   /** embedded mode: the shortest registration accepted (423 below it), seconds */
   readonly minExpires: number;
+  /** embedded mode: the digest challenges offered, in order of preference (RFC 8760 §2.3) */
+  readonly digestAlgorithms: readonly ('SHA-256' | 'MD5')[];
   /** the app's files served on the HTTP port (undefined: none) */
   readonly staticDir: string | undefined;
   /** Origin allow-list; empty: same origin only; `*`: any */
@@ -147,6 +149,12 @@ export const OPTIONS: readonly OptionSpec[] = [
     arg: 'SECONDS',
     default: '60',
     help: 'embedded mode: shortest registration accepted (423 Interval Too Brief below it)',
+  },
+  {
+    flag: 'digest-algorithms',
+    kind: 'list',
+    arg: 'LIST',
+    help: 'embedded mode: digest challenges in order of preference [SHA-256,MD5]; MD5,SHA-256 for clients that only try the first (SIPp 3.6), MD5 alone for clients that fail on any SHA-256 challenge (baresip 1.0)',
   },
   {
     flag: 'static',
@@ -346,6 +354,20 @@ export function parseUpstream(value: string): UpstreamConfig {
   return { host, port: uri.port ?? 5060, transport };
 }
 
+/** `--digest-algorithms`: SHA-256 and/or MD5, each once, in order of preference. */
+function parseAlgorithms(items: readonly string[]): ('SHA-256' | 'MD5')[] {
+  if (items.length === 0) return ['SHA-256', 'MD5'];
+  const out: ('SHA-256' | 'MD5')[] = [];
+  for (const item of items) {
+    const a = item.toUpperCase();
+    if (a !== 'SHA-256' && a !== 'MD5')
+      throw new ConfigError(`--digest-algorithms: "${item}" is not SHA-256 or MD5`);
+    if (out.includes(a)) throw new ConfigError(`--digest-algorithms: ${a} twice`);
+    out.push(a);
+  }
+  return out;
+}
+
 /** The parsed command line, or `{ help: true }` for --help. Throws ConfigError with a message for the user. */
 export function parseConfig(
   argv: readonly string[],
@@ -446,6 +468,7 @@ export function parseConfig(
     domain,
     branchTimeoutMs: parseInteger(str('branch-timeout') ?? '10000', '--branch-timeout', 1, 3_600_000),
     minExpires: parseInteger(str('min-expires') ?? '60', '--min-expires', 1, 86_400),
+    digestAlgorithms: parseAlgorithms(list('digest-algorithms')),
     staticDir: staticText === 'off' ? undefined : (staticText ?? 'dist'),
     origins: list('origin'),
     allowMissingOrigin: bool('allow-missing-origin'),

@@ -98,7 +98,11 @@ function msrpPolicy(
     },
     has: (user) => users.has(user),
   };
-  return { auth: digestAuth(new DigestGuard({ realm: config.domain, users: directory })) };
+  return {
+    auth: digestAuth(
+      new DigestGuard({ realm: config.domain, users: directory, algorithms: config.digestAlgorithms }),
+    ),
+  };
 }
 
 /** Every address of this host (for a wildcard listener, "us" is any of them). */
@@ -377,6 +381,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps = {}
         wallClock: deps.wallClock,
         branchTimeoutMs: config.branchTimeoutMs,
         minExpires: config.minExpires,
+        digestAlgorithms: config.digestAlgorithms,
       });
     }
     const sipCore = core;

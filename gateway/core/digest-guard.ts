@@ -31,7 +31,11 @@ export interface DigestGuardOptions {
   readonly maxFailuresPerIp?: number | undefined;
   readonly failureWindowMs?: number | undefined;
   readonly secret?: Buffer | undefined;
+  /** the challenges offered, in order of preference (RFC 8760 §2.3); default SHA-256 then MD5 */
+  readonly algorithms?: readonly DigestChallengeAlgorithm[] | undefined;
 }
+
+export type DigestChallengeAlgorithm = 'SHA-256' | 'MD5';
 
 export type AuthOutcome =
   /** no usable credentials for our realm: send the challenges */
@@ -58,6 +62,7 @@ export class DigestGuard {
   readonly #maxFailures: number;
   readonly #maxPerIp: number;
   readonly #window: number;
+  readonly #algorithms: readonly DigestChallengeAlgorithm[];
   /** nonce → highest nc seen */
   readonly #seen = new Map<string, { nc: number; expires: number }>();
   readonly #bySource = new Map<string, FailureCount>();
@@ -71,12 +76,18 @@ export class DigestGuard {
     this.#maxFailures = options.maxFailures ?? 5;
     this.#maxPerIp = options.maxFailuresPerIp ?? 100;
     this.#window = options.failureWindowMs ?? 600_000;
+    this.#algorithms = options.algorithms ?? ['SHA-256', 'MD5'];
+    if (this.#algorithms.length === 0) throw new TypeError('at least one digest algorithm');
   }
 
-  /** RFC 8760 §2.4: one header per algorithm, the strongest first (SHA-256, then MD5 for older clients). */
+  /**
+   * RFC 8760 §2.3: one header per algorithm, in the order of our preference (by default the strongest first:
+   * SHA-256, then MD5 for older clients; clients that give up at the first algorithm they do not know want MD5
+   * first).
+   */
   challenges(now: number, stale: boolean): string[] {
     const nonce = this.#nonce(now);
-    return (['SHA-256', 'MD5'] as const).map((algorithm) =>
+    return this.#algorithms.map((algorithm) =>
       createChallenge({ realm: this.realm, nonce, algorithm, qop: ['auth'], stale }),
     );
   }

@@ -85,7 +85,7 @@ import {
 import type { Counter, GatewayMetrics } from '../metrics.ts';
 import { chooseBestResponse } from './best-response.ts';
 import { featureSet, parseQ, preference, requestDisposition, targetGroups } from './caller-prefs.ts';
-import { DigestGuard } from './digest-guard.ts';
+import { DigestGuard, type DigestChallengeAlgorithm } from './digest-guard.ts';
 import { imdnNotice, originalToOf, requestedNotification } from './imdn-notice.ts';
 import { LocationService, type Binding, type BindingInput } from './location.ts';
 import { coreBranch, isLoop, loopHash } from './loop.ts';
@@ -146,6 +146,8 @@ export interface SipCoreOptions {
   /** §16.6 step 11: Timer C for the last group of an INVITE fork (ms); default 180 s */
   readonly timerCMs?: number | undefined;
   readonly minExpires?: number | undefined;
+  /** digest challenges offered, in order of preference (default SHA-256, MD5) */
+  readonly digestAlgorithms?: readonly DigestChallengeAlgorithm[] | undefined;
   readonly maxExpires?: number | undefined;
   readonly defaultExpires?: number | undefined;
   readonly nonceLifetimeMs?: number | undefined;
@@ -279,6 +281,7 @@ export class SipCore {
       users: options.users,
       nonceLifetimeMs: options.nonceLifetimeMs,
       maxFailures: options.maxAuthFailures,
+      algorithms: options.digestAlgorithms,
     });
     this.#layer = new TransactionLayer({
       random: this.#random,

@@ -17,6 +17,14 @@ const config = (argv: string[], env: Record<string, string> = {}) => {
 };
 
 describe('gateway configuration', () => {
+  it('--digest-algorithms: the order of the challenges, SHA-256 then MD5 by default', () => {
+    expect(config([]).digestAlgorithms).toEqual(['SHA-256', 'MD5']);
+    expect(config(['--digest-algorithms', 'md5,SHA-256']).digestAlgorithms).toEqual(['MD5', 'SHA-256']);
+    expect(config([], { GATEWAY_DIGEST_ALGORITHMS: 'MD5' }).digestAlgorithms).toEqual(['MD5']);
+    expect(() => config(['--digest-algorithms', 'SHA-1'])).toThrow(ConfigError);
+    expect(() => config(['--digest-algorithms', 'MD5,md5'])).toThrow(/twice/);
+  });
+
   it('reads flags, with defaults for the rest', () => {
     const c = config([
       '--upstream',

@@ -10,9 +10,10 @@
 //   await bs.stop();                                           // SIGTERM (SIGKILL after 3 s), config dir removed
 //
 // baresip 1.0.0 (libre) cannot answer a SHA-256 digest challenge: it gives up with "Function not implemented"
-// instead of taking the MD5 challenge offered beside it (RFC 8760 §2.4). So it talks to the registrar through a
-// DigestRelay (digest-relay.ts) that drops the SHA-256 challenges: baresip then registers with MD5, as it would
-// with a registrar offering only MD5; the registrar sees the relay's address as baresip's (as behind a NAT).
+// instead of taking the MD5 challenge offered beside it (RFC 8760 §2.3), whatever their order. Against a
+// registrar that offers only MD5 (the gateway's `--digest-algorithms MD5`) pass `direct: true`; otherwise it talks to the
+// registrar through a DigestRelay (digest-relay.ts) that drops the SHA-256 challenges, and the registrar sees
+// the relay's address as baresip's (as behind a NAT).
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -38,6 +39,8 @@ export interface BaresipOptions {
   readonly register?: boolean;
   /** told every line baresip prints (stdout, stderr and the console) */
   readonly log?: (line: string) => void;
+  /** register straight to the registrar (it offers MD5 first) instead of through a DigestRelay */
+  readonly direct?: boolean;
 }
 
 /** A message baresip showed on its console: `<from>: "<text>"`. */
@@ -68,7 +71,7 @@ export interface Baresip {
   ): Promise<BaresipMessage>;
   /** Resolves once `pattern` appears in the output or on the console. */
   waitForOutput(pattern: RegExp, timeoutMs?: number): Promise<string>;
-  /** SIGTERM, SIGKILL after 3 s; closes the relay and the console; removes the config dir. Idempotent. */
+  /** SIGTERM, SIGKILL after 3 s; closes the relay (if any) and the console; removes the config dir. Idempotent. */
   stop(): Promise<void>;
 }
 
@@ -81,7 +84,8 @@ export async function startBaresip(options: BaresipOptions): Promise<Baresip> {
   const binary = requireTool('baresip');
   const domain = options.domain ?? 'localhost';
   const aor = `sip:${options.user}@${domain}`;
-  const relay = await DigestRelay.open(options.registrar.port);
+  const relay = options.direct === true ? undefined : await DigestRelay.open(options.registrar.port);
+  const outboundPort = relay?.port ?? options.registrar.port;
   const sipPort = await freeUdpTcpPort();
   const consPort = await freePort('tcp');
   const dir = mkdtempSync(join(tmpdir(), 'baresip-'));
@@ -106,7 +110,7 @@ export async function startBaresip(options: BaresipOptions): Promise<Baresip> {
   const regint = options.register === false ? 0 : 300;
   writeFileSync(
     join(dir, 'accounts'),
-    `<${aor}>;auth_pass=${options.password};outbound="sip:${LOOPBACK}:${String(relay.port)}";regint=${String(regint)}\n`,
+    `<${aor}>;auth_pass=${options.password};outbound="sip:${LOOPBACK}:${String(outboundPort)}";regint=${String(regint)}\n`,
   );
   writeFileSync(join(dir, 'contacts'), (options.contacts ?? []).map((c) => `<${c}>\n`).join(''));
 
@@ -237,7 +241,7 @@ export async function startBaresip(options: BaresipOptions): Promise<Baresip> {
         await exited;
         clearTimeout(timer);
       }
-      await relay.close();
+      await relay?.close();
       rmSync(dir, { recursive: true, force: true });
     },
   };

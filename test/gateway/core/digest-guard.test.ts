@@ -41,6 +41,16 @@ describe('digest guard (registrar side of RFC 3261 §22 / RFC 7616)', () => {
     expect(guard.check([answer(md5!, 'secret', 2)], 'REGISTER', 'alice', 's', 'ip', 1).kind).toBe('ok');
   });
 
+  it('offers the challenges in the configured order (MD5 first for clients that stop at the first one)', () => {
+    const guard = new DigestGuard({ realm: REALM, users, algorithms: ['MD5', 'SHA-256'] });
+    const [first, second] = guard.challenges(0, false);
+    expect(first).toMatch(/algorithm=MD5/);
+    expect(second).toMatch(/algorithm=SHA-256/);
+    const md5Only = new DigestGuard({ realm: REALM, users, algorithms: ['MD5'] }).challenges(0, false);
+    expect(md5Only).toHaveLength(1);
+    expect(guard.check([answer(first!, 'secret')], 'REGISTER', 'alice', 's', 'ip', 1).kind).toBe('ok');
+  });
+
   it('no credentials or a nonce not ours: a challenge; an old nonce: stale; a replay: stale', () => {
     const guard = new DigestGuard({ realm: REALM, users, nonceLifetimeMs: 1000 });
     expect(guard.check([], 'REGISTER', 'alice', 's', 'ip', 0)).toEqual({ kind: 'challenge', stale: false });
