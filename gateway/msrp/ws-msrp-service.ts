@@ -16,10 +16,11 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 
 import type { Logger } from 'pino';
-import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import type { RawData, WebSocket, WebSocketServer } from 'ws';
 
 import type { GatewayMetrics } from '../metrics.ts';
 import { refuseUpgrade, type UpgradeService } from '../net/http-server.ts';
+import { PerIpLimit, normalizeHost, pingSweep, subprotocolServer, toBuffer } from '../net/ws-common.ts';
 import type { RelayCloseCause, RelayLink } from './msrp-relay.ts';
 
 export interface WsMsrpLimits {
@@ -150,7 +151,7 @@ export class WsMsrpService implements UpgradeService {
   readonly #o: WsMsrpServiceOptions;
   readonly #wss: WebSocketServer;
   readonly #links = new Map<number, WsLink>();
-  readonly #perIp = new Map<string, number>();
+  readonly #perIp: PerIpLimit;
   readonly #pinger: NodeJS.Timeout | undefined;
   readonly #listeners: {
     readonly pong: (this: AdoptedWebSocket) => void;
@@ -160,6 +161,7 @@ export class WsMsrpService implements UpgradeService {
   };
 
   constructor(options: WsMsrpServiceOptions) {
+    this.#perIp = new PerIpLimit(options.limits.maxConnectionsPerIp);
     this.#o = options;
     this.limits = options.limits;
     this.highWater = options.highWater;
@@ -184,14 +186,8 @@ export class WsMsrpService implements UpgradeService {
         if (link !== undefined) service.#closed(link, code);
       },
     };
-    this.#wss = new WebSocketServer({
-      noServer: true,
-      maxPayload: options.limits.maxMessageBytes,
-      // RFC 7977 §4: the HTTP server checked that `msrp` is offered; choose it.
-      handleProtocols: (protocols) => (protocols.has('msrp') ? 'msrp' : false),
-      perMessageDeflate: false,
-      clientTracking: false,
-    });
+    // RFC 7977 §4: the HTTP server checked that `msrp` is offered; choose it.
+    this.#wss = subprotocolServer('msrp', options.limits.maxMessageBytes);
     if (options.limits.pingIntervalMs > 0) {
       this.#pinger = setInterval(() => this.#ping(), options.limits.pingIntervalMs);
       this.#pinger.unref();
@@ -205,22 +201,16 @@ export class WsMsrpService implements UpgradeService {
   handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
     const host = normalizeHost(request.socket.remoteAddress);
     const port = request.socket.remotePort ?? 0;
-    const open = this.#perIp.get(host) ?? 0;
-    if (open >= this.limits.maxConnectionsPerIp) {
+    const release = this.#perIp.admit(host);
+    if (release === undefined) {
       this.#o.metrics.rejectedUpgrades.inc({ reason: 'per-ip-limit' });
-      this.#o.log.info({ remote: host, open }, 'msrp upgrade refused: per-IP connection limit');
+      this.#o.log.info(
+        { remote: host, open: this.#perIp.count(host) },
+        'msrp upgrade refused: per-IP connection limit',
+      );
       refuseUpgrade(socket, 503, 'Service Unavailable', { 'Retry-After': '30' });
       return;
     }
-    this.#perIp.set(host, open + 1);
-    let counted = true;
-    const release = (): void => {
-      if (!counted) return;
-      counted = false;
-      const left = (this.#perIp.get(host) ?? 1) - 1;
-      if (left <= 0) this.#perIp.delete(host);
-      else this.#perIp.set(host, left);
-    };
     socket.once('close', release);
     this.#wss.handleUpgrade(request, socket, head, (ws: AdoptedWebSocket) => {
       socket.removeListener('close', release);
@@ -268,24 +258,8 @@ export class WsMsrpService implements UpgradeService {
   }
 
   #ping(): void {
-    for (const link of this.#links.values()) {
-      if (!link.alive) {
-        this.#o.metrics.msrpErrors.inc({ reason: 'dead-peer' });
-        link.ws.terminate();
-        continue;
-      }
-      link.alive = false;
-      link.ws.ping();
-    }
+    pingSweep(this.#links.values(), () => {
+      this.#o.metrics.msrpErrors.inc({ reason: 'dead-peer' });
+    });
   }
-}
-
-function toBuffer(data: RawData): Buffer {
-  if (Buffer.isBuffer(data)) return data;
-  if (Array.isArray(data)) return Buffer.concat(data);
-  return Buffer.from(data);
-}
-
-function normalizeHost(host: string | undefined): string {
-  return (host ?? '').replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/, '$1');
 }

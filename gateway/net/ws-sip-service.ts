@@ -21,7 +21,7 @@ import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 
 import type { Logger } from 'pino';
-import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import type { RawData, WebSocket, WebSocketServer } from 'ws';
 
 import {
   ParseError,
@@ -33,6 +33,7 @@ import {
 import { answerUnparseable, looksLikeSip } from '../edge/bad-message.ts';
 import type { GatewayMetrics } from '../metrics.ts';
 import { refuseUpgrade, type UpgradeService } from './http-server.ts';
+import { PerIpLimit, normalizeHost, pingSweep, subprotocolServer, toBuffer } from './ws-common.ts';
 import { MessageRateLimiter } from './rate-limiter.ts';
 
 export interface WsLimits {
@@ -158,7 +159,7 @@ export class WsSipService implements UpgradeService {
   readonly #o: WsSipServiceOptions;
   readonly #wss: WebSocketServer;
   readonly #connections = new Map<number, Connection>();
-  readonly #perIp = new Map<string, number>();
+  readonly #perIp: PerIpLimit;
   readonly #clock: () => number;
   readonly #pinger: NodeJS.Timeout | undefined;
   #nextId = 1;
@@ -172,6 +173,7 @@ export class WsSipService implements UpgradeService {
   };
 
   constructor(options: WsSipServiceOptions) {
+    this.#perIp = new PerIpLimit(options.limits.maxConnectionsPerIp);
     this.#o = options;
     this.#shared = {
       limits: options.limits,
@@ -201,14 +203,8 @@ export class WsSipService implements UpgradeService {
       },
     };
     this.#clock = options.clock ?? (() => performance.now());
-    this.#wss = new WebSocketServer({
-      noServer: true,
-      maxPayload: options.limits.maxMessageBytes,
-      // The HTTP server checked that `sip` is offered; choose it (RFC 7118 §4).
-      handleProtocols: (protocols) => (protocols.has('sip') ? 'sip' : false),
-      perMessageDeflate: false,
-      clientTracking: false,
-    });
+    // The HTTP server checked that `sip` is offered; choose it (RFC 7118 §4).
+    this.#wss = subprotocolServer('sip', options.limits.maxMessageBytes);
     if (options.limits.pingIntervalMs > 0) {
       this.#pinger = setInterval(() => this.#ping(), options.limits.pingIntervalMs);
       this.#pinger.unref();
@@ -222,22 +218,16 @@ export class WsSipService implements UpgradeService {
   handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
     const host = normalizeHost(request.socket.remoteAddress);
     const port = request.socket.remotePort ?? 0;
-    const open = this.#perIp.get(host) ?? 0;
-    if (open >= this.#o.limits.maxConnectionsPerIp) {
+    const release = this.#perIp.admit(host);
+    if (release === undefined) {
       this.#o.metrics.rejectedUpgrades.inc({ reason: 'per-ip-limit' });
-      this.#o.log.info({ remote: host, open }, 'upgrade refused: per-IP connection limit');
+      this.#o.log.info(
+        { remote: host, open: this.#perIp.count(host) },
+        'upgrade refused: per-IP connection limit',
+      );
       refuseUpgrade(socket, 503, 'Service Unavailable', { 'Retry-After': '30' });
       return;
     }
-    this.#perIp.set(host, open + 1);
-    let counted = true;
-    const release = (): void => {
-      if (!counted) return;
-      counted = false;
-      const left = (this.#perIp.get(host) ?? 1) - 1;
-      if (left <= 0) this.#perIp.delete(host);
-      else this.#perIp.set(host, left);
-    };
     // Until the WebSocket exists, the socket's close gives the place back; after, the WebSocket's close does.
     socket.once('close', release);
     this.#wss.handleUpgrade(request, socket, head, (ws) => {
@@ -370,25 +360,9 @@ export class WsSipService implements UpgradeService {
   }
 
   #ping(): void {
-    for (const connection of this.#connections.values()) {
-      if (!connection.alive) {
-        this.#o.metrics.drops.inc({ reason: 'dead-peer' });
-        this.#o.log.info({ connection: connection.id }, 'terminating: no pong');
-        connection.ws.terminate();
-        continue;
-      }
-      connection.alive = false;
-      connection.ws.ping();
-    }
+    pingSweep(this.#connections.values(), (connection) => {
+      this.#o.metrics.drops.inc({ reason: 'dead-peer' });
+      this.#o.log.info({ connection: connection.id }, 'terminating: no pong');
+    });
   }
-}
-
-function toBuffer(data: RawData): Buffer {
-  if (Buffer.isBuffer(data)) return data;
-  if (Array.isArray(data)) return Buffer.concat(data);
-  return Buffer.from(data);
-}
-
-function normalizeHost(host: string | undefined): string {
-  return (host ?? '').replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/, '$1');
 }
