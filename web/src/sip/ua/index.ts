@@ -52,3 +52,41 @@ export {
   type PeerCapabilityStore,
   type Support,
 } from './peer-capabilities.ts';
+// Session-mode IM (RFC 4975 via INVITE/SDP, RFC 5547 files) and the one conversation API over pager and sessions.
+export {
+  ChatSessions,
+  type ChatMsrpOptions,
+  type ChatSessionEvent,
+  type ChatSessionsEvent,
+  type ChatSessionsOptions,
+  type SessionSendOptions,
+} from './chat-sessions.ts';
+export {
+  CHAT_SESSION_TRANSITIONS,
+  type ChatSessionKind,
+  type ChatSessionSnapshot,
+  type ChatSessionState,
+  type MsrpLinkState,
+  type SessionMessage,
+} from './chat-session.ts';
+export {
+  FileTransfer,
+  formatHash,
+  hashSource,
+  type FileHasher,
+  type FileOffer,
+  type FileTransferSnapshot,
+  type FileTransferState,
+} from './file-transfer.ts';
+export {
+  Conversations,
+  DEFAULT_MODE_POLICY,
+  type ConversationEvent,
+  type ConversationMessage,
+  type ConversationMode,
+  type ConversationSendOptions,
+  type ConversationSnapshot,
+  type ConversationsEvent,
+  type ConversationsOptions,
+  type ModePolicy,
+} from './conversations.ts';
