@@ -115,15 +115,10 @@ export async function startSessionUa(options: SessionUaOptions): Promise<Session
     warn: (m) => trace(`  warn ${m}`),
     error: (m) => trace(`  error ${m}`),
   };
-  const q = options.contactQ;
   class SipSocket extends WebSocket {
     override send(data: string | Uint8Array): void {
-      let out = data;
-      // Test glue: the registration API has no q-value, so the q goes into the REGISTER's Contact here.
-      if (q !== undefined && typeof data === 'string' && data.startsWith('REGISTER '))
-        out = data.replace(/^(Contact: [^\r\n]*)/m, `$1;q=${String(q)}`);
-      trace(`> ${(typeof out === 'string' ? out : Buffer.from(out).toString()).split('\r\n', 1)[0] ?? ''}`);
-      super.send(out);
+      trace(`> ${(typeof data === 'string' ? data : Buffer.from(data).toString()).split('\r\n', 1)[0] ?? ''}`);
+      super.send(data);
     }
   }
 
@@ -137,7 +132,7 @@ export async function startSessionUa(options: SessionUaOptions): Promise<Session
     random,
     credentials,
     userAgent: 'simple-chat-test (session-ua)',
-    registration: { expires: 300 },
+    registration: { expires: 300, q: options.contactQ },
     log: (line) => trace(`  core: ${line}`),
     now: clock.now(),
   });

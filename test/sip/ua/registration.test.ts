@@ -51,6 +51,20 @@ describe('registration (RFC 3261 §10.2, RFC 5626 §4.2)', () => {
     expect(net.registrar.live('sip:alice@example.com', net.now)).toHaveLength(1);
   });
 
+  it('a device states its preference (q, RFC 3261 §10.2.1.2) and feature tags (RFC 3840); the registrar keeps them', () => {
+    const alice = makeUa('alice', {
+      registration: { q: 0.4, featureTags: ['+sip.text', ['+sip.methods', '"MESSAGE"']] },
+    });
+    const net = miniNet({ alice });
+    registerAll(net, ['alice']);
+    const contact = registers(net).at(-1)!.request.contacts[0]!;
+    expect(contact.params.get('q')).toBe('0.4');
+    expect(contact.params.has('+sip.text')).toBe(true);
+    expect(contact.params.get('+sip.methods')).toBe('"MESSAGE"');
+    expect(net.registrar.live('sip:alice@example.com', net.now)).toHaveLength(1);
+    expect(() => makeUa('bob', { registration: { q: 1.5 } })).toThrow(TypeError);
+  });
+
   it('423 Interval Too Brief: asks again with Min-Expires', () => {
     const alice = makeUa('alice');
     const net = miniNet({ alice }, { minExpires: 1800 });

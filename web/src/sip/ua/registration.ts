@@ -48,6 +48,13 @@ export interface RegistrationOptions {
   readonly retryBaseTime?: number;
   /** RFC 5626 §4.5 max-time, seconds (1800) */
   readonly retryMaxTime?: number;
+  /**
+   * RFC 3261 §10.2.1.2: this device's preference among the AOR's contacts, 0 to 1 (a forking proxy tries higher
+   * q first). None by default.
+   */
+  readonly q?: number;
+  /** RFC 3840 feature tags for the Contact, e.g. `+sip.text` (name, or name and a value already quoted) */
+  readonly featureTags?: readonly (string | readonly [string, string])[];
 }
 
 /** Plain data for stores and logs. Times are in the caller's `now` units (ms). */
@@ -109,6 +116,8 @@ export class Registration {
   readonly #host: RegistrationHost;
   readonly #contactUri: Uri;
   readonly #instanceId: string | undefined;
+  /** `;q=…` and feature tags for our Contact, formatted once */
+  readonly #contactParams: string;
   readonly #callId: string;
   readonly #baseTime: number;
   readonly #maxTime: number;
@@ -149,6 +158,13 @@ export class Registration {
     this.#requested = expires;
     this.#baseTime = options.retryBaseTime ?? 30;
     this.#maxTime = options.retryMaxTime ?? 1800;
+    const q = options.q;
+    if (q !== undefined && !(q >= 0 && q <= 1)) throw new TypeError('registration q must be between 0 and 1');
+    // RFC 3261 §20.10: qvalue = "0" [ "." 0*3DIGIT ] / "1" [ "." 0*3("0") ]
+    let params = q === undefined ? '' : `;q=${String(Math.round(q * 1000) / 1000)}`;
+    for (const tag of options.featureTags ?? [])
+      params += typeof tag === 'string' ? `;${tag}` : `;${tag[0]}=${tag[1]}`;
+    this.#contactParams = params;
   }
 
   get state(): RegistrationState {
@@ -358,7 +374,7 @@ export class Registration {
 
   /** RFC 5626 §4.2.1: <contact>;+sip.instance="<urn:…>";reg-id=1;expires=N */
   #contact(expires: number): string {
-    let s = `<${this.#contactUri.toString()}>`;
+    let s = `<${this.#contactUri.toString()}>${this.#contactParams}`;
     if (this.#instanceId !== undefined) s += `;+sip.instance="<${this.#instanceId}>";reg-id=1`;
     return `${s};expires=${String(expires)}`;
   }
