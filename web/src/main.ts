@@ -2,21 +2,25 @@
  * The app's composition root: the browser's drivers are chosen and wired here, and nowhere else.
  *
  *   TabRelayClient (one registration per browser: Web Locks + BroadcastChannel)
- *     └─ leader tab: the ChatClient — for now PlaceholderChatClient, which says "not connected"; the real
- *        adapter (UserAgent + pager + SipDriver + WebSocketTransport) replaces it in createClient below
+ *     └─ leader tab: SipChatClient — UserAgent + Pager over SipDriver + WebSocketTransport (the browser's
+ *        WebSocket), the system clock, crypto randomness, and this browser's RFC 5626 instance id (localStorage)
  *   IndexedDB per account · Web Storage preferences · title count and desktop notifications
  */
 import { createPinia } from 'pinia';
 import { createApp } from 'vue';
 import AppShell from './components/app/AppShell.vue';
 import {
-  PlaceholderChatClient,
+  SipChatClient,
   TabRelayClient,
+  browserInstanceId,
   defaultGatewayUrl,
   openChatStorage,
   pageAttention,
+  systemClock,
+  uuidFromBytes,
   webPreferences,
   type KeyValueStorage,
+  type Logger,
   type NotificationConstructorLike,
 } from './drivers/index.ts';
 import { provideServices } from './stores/services.ts';
@@ -43,10 +47,65 @@ const report = (error: unknown, context: string): void => {
   console.error(`simple-chat: ${context}:`, error);
 };
 
+/** Uniform in [0, 1) from the browser's CSPRNG: SIP tags, branches, Call-IDs and digest cnonces. */
+const words = new Uint32Array(64);
+let wordsLeft = 0;
+function random(): number {
+  if (wordsLeft === 0) {
+    crypto.getRandomValues(words);
+    wordsLeft = words.length;
+  }
+  wordsLeft -= 1;
+  return (words[wordsLeft] ?? 0) / 2 ** 32;
+}
+
+/** Warnings and errors to the console; `localStorage['simple-chat.debug'] = '1'` adds the SIP trace. */
+const debug = ((): boolean => {
+  try {
+    return webStorage(() => localStorage)?.getItem('simple-chat.debug') === '1';
+  } catch {
+    return false;
+  }
+})();
+const logger: Logger = {
+  debug: (line) => {
+    if (debug) console.debug(line);
+  },
+  info: (line) => {
+    if (debug) console.info(line);
+  },
+  warn: (line) => {
+    console.warn(line);
+  },
+  error: (line) => {
+    console.error(line);
+  },
+};
+
+const instanceId = browserInstanceId(
+  webStorage(() => localStorage),
+  () =>
+    typeof crypto.randomUUID === 'function'
+      ? crypto.randomUUID()
+      : uuidFromBytes(crypto.getRandomValues(new Uint8Array(16))),
+);
+
 const client = new TabRelayClient({
   locks: 'locks' in navigator ? navigator.locks : undefined,
   channel: new BroadcastChannel('simple-chat'),
-  createClient: () => new PlaceholderChatClient(),
+  // Only the leader tab makes the real client: one registration per browser.
+  createClient: () =>
+    new SipChatClient({
+      WebSocketImpl: WebSocket,
+      clock: systemClock(),
+      random,
+      instanceId,
+      logger,
+      userAgent: 'SIMPLE chat (web)',
+      onListenerError: (error) => {
+        report(error, 'chat event listener');
+      },
+    }),
   newId,
   onError: (error) => {
     report(error, 'tab relay');

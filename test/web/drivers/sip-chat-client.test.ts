@@ -1,0 +1,572 @@
+/**
+ * SipChatClient over the real core (UserAgent + Pager + SipDriver + WebSocketTransport), wired in memory: each
+ * client's WebSocket is a fake whose frames reach a ServiceRegistrar (test/support/pager-net.ts: registrar with
+ * digest, stateless proxy, store-and-forward, URI-list service) after a few ms on a fake clock. Time moves only
+ * when a test says so; connections can be refused, killed, and a user's inbound requests swallowed.
+ */
+import { describe, expect, it } from 'vitest';
+import {
+  INSTANCE_ID_KEY,
+  SipChatClient,
+  browserInstanceId,
+  uuidFromBytes,
+  type ChatConnectionState,
+  type ChatEvent,
+  type KeyValueStorage,
+  type SignInOptions,
+  type WebSocketConstructor,
+  type WebSocketLike,
+} from '../../../web/src/drivers/index.ts';
+import {
+  InvalidStateError,
+  parseMessage,
+  serializeMessage,
+  type SipMessage,
+} from '../../../web/src/sip/index.ts';
+import { FakeClock } from '../../support/fake-clock.ts';
+import { ServiceRegistrar, USERS } from '../../support/pager-net.ts';
+import { seededRandom } from '../../support/seeded-random.ts';
+
+const DOMAIN = 'example.com';
+const GATEWAY = 'ws://gateway.example.com/';
+const LATENCY = 5;
+const decoder = new TextDecoder();
+
+interface WireRecord {
+  readonly at: number;
+  readonly from: string;
+  readonly message: SipMessage;
+}
+
+/** The gateway side of the fake WebSockets: frames in, the registrar's deliveries out, after LATENCY ms each. */
+class MemoryGateway {
+  readonly registrar = new ServiceRegistrar({ domain: DOMAIN, users: USERS, random: seededRandom(5) });
+  readonly sockets = new Map<string, MemorySocket>();
+  /** every SIP message a client sent */
+  readonly wire: WireRecord[] = [];
+  /** connections are refused (the gateway is down) */
+  refuse = false;
+  /** AORs whose incoming requests vanish (a peer that never answers) */
+  readonly swallow = new Set<string>();
+  #count = 0;
+
+  constructor(readonly clock: FakeClock) {}
+
+  readonly WebSocketImpl: WebSocketConstructor = ((gateway: MemoryGateway) =>
+    class extends MemorySocket {
+      constructor(url: string, protocols: string | string[]) {
+        super(gateway, url, protocols);
+      }
+    })(this);
+
+  open(socket: MemorySocket): string {
+    const name = `ws${String(++this.#count)}`;
+    this.clock.setTimer(() => {
+      if (socket.readyState !== 0) return;
+      if (this.refuse) {
+        socket.drop(1006);
+        return;
+      }
+      this.sockets.set(name, socket);
+      socket.readyState = 1;
+      socket.protocol = 'sip';
+      socket.onopen?.({});
+    }, LATENCY);
+    return name;
+  }
+
+  fromClient(socket: MemorySocket, data: string | Uint8Array): void {
+    const text = typeof data === 'string' ? data : decoder.decode(data);
+    if (text === '\r\n\r\n') {
+      this.#deliver(socket.name, '\r\n');
+      return;
+    }
+    const message = parseMessage(text);
+    this.wire.push({ at: this.clock.now(), from: socket.name, message });
+    this.clock.setTimer(() => {
+      for (const delivery of this.registrar.handle(message, socket.name, this.clock.now())) {
+        const out = delivery.message;
+        if (out.kind === 'request' && this.swallow.has(out.to.uri.aor)) continue;
+        this.#deliver(delivery.to, decoder.decode(serializeMessage(out)));
+      }
+    }, LATENCY);
+  }
+
+  /** Messages of one method a client sent. */
+  sent(method: string): SipMessage[] {
+    return this.wire
+      .map((r) => r.message)
+      .filter((m) => (m.kind === 'request' ? m.method : m.cseq.method) === method && m.kind === 'request');
+  }
+
+  #deliver(to: string, text: string): void {
+    this.clock.setTimer(() => {
+      const socket = this.sockets.get(to);
+      if (socket?.readyState === 1) socket.onmessage?.({ data: text });
+    }, LATENCY);
+  }
+}
+
+class MemorySocket implements WebSocketLike {
+  readyState = 0;
+  binaryType = 'blob';
+  protocol = '';
+  onopen: ((event: unknown) => void) | null = null;
+  onmessage: ((event: { readonly data: unknown }) => void) | null = null;
+  onclose: ((event: { readonly code: number; readonly reason: string }) => void) | null = null;
+  onerror: ((event: unknown) => void) | null = null;
+  readonly name: string;
+
+  constructor(
+    readonly gateway: MemoryGateway,
+    readonly url: string,
+    protocols: string | string[],
+  ) {
+    expect(protocols).toBe('sip');
+    this.name = gateway.open(this);
+  }
+
+  send(data: string | Uint8Array): void {
+    if (this.readyState !== 1) throw new Error('not open');
+    this.gateway.fromClient(this, data);
+  }
+
+  close(code = 1000, reason = ''): void {
+    this.drop(code, reason);
+  }
+
+  /** The connection ends (either side): the close event comes a moment later. */
+  drop(code: number, reason = ''): void {
+    if (this.readyState >= 2) return;
+    this.readyState = 3;
+    this.gateway.sockets.delete(this.name);
+    this.gateway.clock.setTimer(() => this.onclose?.({ code, reason }), 0);
+  }
+}
+
+function memoryStorage(): KeyValueStorage & { readonly map: Map<string, string> } {
+  const map = new Map<string, string>();
+  return {
+    map,
+    getItem: (key) => map.get(key) ?? null,
+    setItem: (key, value) => {
+      map.set(key, value);
+    },
+    removeItem: (key) => {
+      map.delete(key);
+    },
+  };
+}
+
+interface Harness {
+  readonly clock: FakeClock;
+  readonly gateway: MemoryGateway;
+  client(user: string, storage?: KeyValueStorage): TestClient;
+  /** Moves time on, timer by timer, until `done()` (or fails after `limitMs`). */
+  until(done: () => boolean, what: string, limitMs?: number): void;
+}
+
+interface TestClient {
+  readonly client: SipChatClient;
+  readonly events: ChatEvent[];
+  readonly aor: string;
+  signIn(extra?: Partial<SignInOptions>): void;
+  connections(): ChatConnectionState[];
+  states(id: string): string[];
+}
+
+function harness(): Harness {
+  const clock = new FakeClock(1_700_000_000_000);
+  const gateway = new MemoryGateway(clock);
+  let seed = 100;
+  let uuid = 0;
+  const until = (done: () => boolean, what: string, limitMs = 120_000): void => {
+    const end = clock.now() + limitMs;
+    while (!done()) {
+      const next = clock.nextAt();
+      if (next === undefined || next > end) throw new Error(`not ${what} within ${String(limitMs)} ms`);
+      clock.runNext();
+    }
+  };
+  return {
+    clock,
+    gateway,
+    until,
+    client(user, storage = memoryStorage()) {
+      const client = new SipChatClient({
+        WebSocketImpl: gateway.WebSocketImpl,
+        clock,
+        random: seededRandom(seed++),
+        instanceId: browserInstanceId(
+          storage,
+          () => `00000000-0000-4000-8000-${String(++uuid).padStart(12, '0')}`,
+        ),
+        transport: { minDelay: 1_000, maxDelay: 4_000 },
+        onListenerError: (error) => {
+          throw error;
+        },
+      });
+      const events: ChatEvent[] = [];
+      client.subscribe((event) => events.push(event));
+      const aor = `sip:${user}@${DOMAIN}`;
+      return {
+        client,
+        events,
+        aor,
+        signIn(extra = {}) {
+          client.signIn({ address: aor, password: USERS[user] ?? 'x', gatewayUrl: GATEWAY, ...extra });
+        },
+        connections: () => events.flatMap((e) => (e.type === 'connection' ? [e.state] : [])),
+        states: (id) =>
+          events.flatMap((e) =>
+            e.type === 'message-state' && e.id === id && e.recipient === undefined ? [e.state] : [],
+          ),
+      };
+    },
+  };
+}
+
+function online(h: Harness, ...clients: TestClient[]): void {
+  for (const c of clients) {
+    c.signIn();
+    h.until(() => c.client.connection.status === 'online', `${c.aor} online`);
+  }
+}
+
+function received(c: TestClient): Extract<ChatEvent, { type: 'message' }>['message'][] {
+  return c.events.flatMap((e) => (e.type === 'message' ? [e.message] : []));
+}
+
+describe('SipChatClient: signing in and out', () => {
+  it('connects, registers with digest and goes online; the banner sees connecting then online', () => {
+    const h = harness();
+    const alice = h.client('alice');
+    alice.signIn();
+    expect(alice.client.address).toBe('sip:alice@example.com');
+    expect(alice.client.connection.status).toBe('connecting');
+    h.until(() => alice.client.connection.status === 'online', 'online');
+    expect(alice.connections().map((s) => s.status)).toEqual(['connecting', 'online']);
+    expect(h.gateway.registrar.stats.challenges).toBe(1);
+    expect(h.gateway.registrar.live('sip:alice@example.com', h.clock.now())).toHaveLength(1);
+    expect(() => {
+      alice.signIn();
+    }).toThrow(InvalidStateError);
+  });
+
+  it('registers as the same RFC 5626 instance from every tab and reload of one browser, another browser differs', () => {
+    const h = harness();
+    const browser = memoryStorage();
+    const first = h.client('alice', browser);
+    online(h, first);
+    const binding = h.gateway.registrar.live('sip:alice@example.com', h.clock.now());
+    expect(binding[0]?.instance).toMatch(/^"?<?urn:uuid:/);
+    // The tab closes without unregistering; a reload (a new client on the same storage) registers again.
+    h.gateway.sockets.forEach((s) => {
+      s.drop(1001);
+    });
+    const reload = h.client('alice', browser);
+    online(h, reload);
+    const after = h.gateway.registrar.live('sip:alice@example.com', h.clock.now());
+    expect(after).toHaveLength(1); // replaced, not added: same +sip.instance and reg-id
+    expect(after[0]?.instance).toBe(binding[0]?.instance);
+    const elsewhere = h.client('alice', memoryStorage());
+    online(h, elsewhere);
+    const both = h.gateway.registrar.live('sip:alice@example.com', h.clock.now());
+    expect(both).toHaveLength(2);
+    expect(new Set(both.map((b) => b.instance)).size).toBe(2);
+  });
+
+  it('a wrong password ends in auth-rejected and stops connecting; signing in again with the right one works', async () => {
+    const h = harness();
+    const alice = h.client('alice');
+    alice.signIn({ password: 'wrong' });
+    h.until(() => alice.client.connection.status === 'auth-rejected', 'auth-rejected');
+    expect(alice.client.connection).toMatchObject({ status: 'auth-rejected', code: 401 });
+    h.clock.advance(10);
+    const registers = h.gateway.sent('REGISTER').length;
+    h.clock.advance(120_000);
+    expect(h.gateway.sent('REGISTER').length).toBe(registers); // no retry loop with a bad password
+    expect(h.gateway.sockets.size).toBe(0);
+    expect(alice.client.address).toBe('sip:alice@example.com'); // still signed in: the app asks again
+    await alice.client.signOut();
+    alice.signIn();
+    h.until(() => alice.client.connection.status === 'online', 'online with the right password');
+  });
+
+  it('signing out unregisters, goes offline and refuses to send', async () => {
+    const h = harness();
+    const alice = h.client('alice');
+    online(h, alice);
+    const done = alice.client.signOut();
+    expect(alice.client.address).toBeUndefined();
+    expect(alice.client.connection).toEqual({ status: 'offline' });
+    h.until(() => h.gateway.registrar.live('sip:alice@example.com', h.clock.now()).length === 0, 'unbound');
+    h.clock.advance(2 * LATENCY); // the 200 to the unregister comes back
+    await done;
+    expect(h.gateway.sockets.size).toBe(0);
+    const last = h.gateway.sent('REGISTER').at(-1);
+    expect(last?.kind === 'request' && last.contacts[0]?.params.get('expires')).toBe('0');
+    expect(() => alice.client.send('sip:bob@example.com', 'hi')).toThrow(InvalidStateError);
+    expect(alice.client.retry('x')).toBe(false);
+    await alice.client.signOut(); // idempotent
+  });
+
+  it('a lost connection shows reconnecting with the time of the next attempt, then online again', () => {
+    const h = harness();
+    const alice = h.client('alice');
+    online(h, alice);
+    h.gateway.refuse = true;
+    h.gateway.sockets.forEach((s) => {
+      s.drop(1006);
+    });
+    h.until(() => alice.client.connection.status === 'reconnecting', 'reconnecting');
+    const state = alice.client.connection;
+    if (state.status !== 'reconnecting') throw new Error('unreachable');
+    expect(state.at).toBeGreaterThan(h.clock.now());
+    expect(state.at - h.clock.now()).toBeLessThanOrEqual(4_000);
+    h.gateway.refuse = false;
+    h.until(() => alice.client.connection.status === 'online', 'online again');
+    expect(alice.connections().map((s) => s.status)).toContain('connecting');
+  });
+
+  it('a registrar that answers 503 with Retry-After shows reconnecting until its retry', () => {
+    const h = harness();
+    h.gateway.registrar.failNext(503, 1, { 'Retry-After': '20' });
+    const alice = h.client('alice');
+    alice.signIn();
+    h.until(() => alice.client.connection.status === 'reconnecting', 'reconnecting');
+    const state = alice.client.connection;
+    if (state.status !== 'reconnecting') throw new Error('unreachable');
+    expect(state.at - h.clock.now()).toBeGreaterThan(15_000);
+    expect(state.reason).toContain('503');
+    h.until(() => alice.client.connection.status === 'online', 'online after the retry');
+  });
+});
+
+describe('SipChatClient: messages', () => {
+  it('sends under the app id; states go sent → delivered → displayed once the peer marks it seen', () => {
+    const h = harness();
+    const alice = h.client('alice');
+    const bob = h.client('bob');
+    online(h, alice, bob);
+    const id = alice.client.send(bob.aor, 'hello bob', { id: 'app-id-1' });
+    expect(id).toBe('app-id-1');
+    h.until(() => received(bob).length === 1, 'bob got it');
+    const [message] = received(bob);
+    expect(message).toMatchObject({
+      id: 'app-id-1',
+      from: alice.aor,
+      text: 'hello bob',
+      wantsDisplayed: true,
+    });
+    h.until(() => alice.states(id).includes('delivered'), 'delivered');
+    bob.client.markDisplayed([id]);
+    h.until(() => alice.states(id).includes('displayed'), 'displayed');
+    expect(alice.states(id)).toEqual(['sending', 'sent', 'delivered', 'displayed']);
+    // And back: Bob answers.
+    bob.client.send(alice.aor, 'hi alice', { id: 'b1' });
+    h.until(() => received(alice).some((m) => m.text === 'hi alice'), 'alice got the answer');
+  });
+
+  it('an id still on its way is not sent twice; a peer never sees a duplicate', () => {
+    const h = harness();
+    const alice = h.client('alice');
+    const bob = h.client('bob');
+    online(h, alice, bob);
+    alice.client.send(bob.aor, 'once', { id: 'dup' });
+    alice.client.send(bob.aor, 'once', { id: 'dup' });
+    h.until(() => alice.states('dup').includes('delivered'), 'delivered');
+    alice.client.send(bob.aor, 'once', { id: 'dup' }); // delivered already: still a no-op
+    h.clock.advance(1_000);
+    expect(received(bob).filter((m) => m.id === 'dup')).toHaveLength(1);
+    expect(
+      h.gateway.sent('MESSAGE').filter((m) => m.kind === 'request' && m.to.uri.user === 'bob'),
+    ).toHaveLength(1);
+  });
+
+  it('a text over the pager-mode limit fails with the reason instead of throwing', () => {
+    const h = harness();
+    const alice = h.client('alice');
+    online(h, alice);
+    const id = alice.client.send('sip:bob@example.com', 'x'.repeat(2_000), { id: 'big' });
+    expect(id).toBe('big');
+    const failed = alice.events.find((e) => e.type === 'message-state' && e.id === 'big');
+    expect(failed).toMatchObject({ state: 'failed', failure: { code: 0, local: false } });
+    expect(failed?.type === 'message-state' && failed.failure?.reason).toMatch(/too long/i);
+    expect(alice.client.retry('big')).toBe(false);
+  });
+
+  it('a message for an offline user is stored (202) and delivered when that user signs in', () => {
+    const h = harness();
+    const alice = h.client('alice');
+    const bob = h.client('bob');
+    online(h, alice);
+    const id = alice.client.send(bob.aor, 'while you were away');
+    h.until(() => alice.states(id).includes('stored'), 'stored');
+    expect(received(bob)).toHaveLength(0);
+    online(h, bob);
+    h.until(() => received(bob).length === 1, 'bob got it');
+    expect(received(bob)[0]?.text).toBe('while you were away');
+    h.until(() => alice.states(id).includes('delivered'), 'delivered (IMDN)');
+  });
+
+  it('a message written while the connection is down waits and leaves once it is back', () => {
+    const h = harness();
+    const alice = h.client('alice');
+    const bob = h.client('bob');
+    online(h, alice, bob);
+    h.gateway.refuse = true;
+    for (const [name, socket] of h.gateway.sockets) if (name === 'ws1') socket.drop(1006);
+    h.until(() => alice.client.connection.status === 'reconnecting', 'reconnecting');
+    const id = alice.client.send(bob.aor, 'queued', { id: 'q1' });
+    h.clock.advance(500);
+    expect(alice.states(id)).toEqual(['sending']);
+    h.gateway.refuse = false;
+    h.until(() => alice.states(id).includes('delivered'), 'delivered after reconnection');
+    expect(received(bob).map((m) => m.text)).toEqual(['queued']);
+  });
+
+  it('no answer from the peer fails the message as local (408), so the app keeps it to send again; retry resends', () => {
+    const h = harness();
+    const alice = h.client('alice');
+    const bob = h.client('bob');
+    online(h, alice, bob);
+    h.gateway.swallow.add(bob.aor);
+    const id = alice.client.send(bob.aor, 'anyone?', { id: 'lost' });
+    h.until(() => alice.states(id).includes('failed'), 'failed', 60_000);
+    const failed = alice.events.filter((e) => e.type === 'message-state' && e.id === id).at(-1);
+    expect(failed).toMatchObject({ state: 'failed', failure: { code: 408, local: true } });
+    expect(alice.client.retry('never-sent')).toBe(false);
+    h.gateway.swallow.clear();
+    expect(alice.client.retry(id)).toBe(true);
+    h.until(() => alice.states(id).includes('delivered'), 'delivered on retry');
+    expect(received(bob).filter((m) => m.id === id)).toHaveLength(1);
+  });
+
+  it('a peer that does not exist fails the message with the SIP status, not local', () => {
+    const h = harness();
+    const alice = h.client('alice');
+    online(h, alice);
+    const id = alice.client.send('sip:nobody@example.com', 'hello?');
+    h.until(() => alice.states(id).includes('failed'), 'failed');
+    const failed = alice.events.filter((e) => e.type === 'message-state' && e.id === id).at(-1);
+    expect(failed).toMatchObject({ failure: { code: 404, reason: 'Not Found', local: false } });
+  });
+
+  it('a group message goes through the URI-list service; each recipient sees everyone in it', () => {
+    const h = harness();
+    const alice = h.client('alice');
+    const bob = h.client('bob');
+    const carol = h.client('carol');
+    online(h, alice, bob, carol);
+    const id = alice.client.sendGroup([bob.aor, carol.aor], 'hi both', { id: 'g1' });
+    h.until(() => received(bob).length === 1 && received(carol).length === 1, 'both got it');
+    const list = h.gateway.registrar.listRequests[0];
+    expect(list?.uri.toString()).toBe('sip:uri-list@example.com');
+    for (const peer of [bob, carol]) {
+      expect(received(peer)[0]).toMatchObject({ id: 'g1', from: alice.aor, text: 'hi both' });
+      expect(new Set(received(peer)[0]?.participants)).toEqual(new Set([bob.aor, carol.aor]));
+    }
+    h.until(() => alice.states(id).includes('delivered'), 'delivered to both');
+    const perRecipient = alice.events.filter(
+      (e) =>
+        e.type === 'message-state' && e.id === id && e.recipient !== undefined && e.state === 'delivered',
+    );
+    expect(new Set(perRecipient.map((e) => (e.type === 'message-state' ? e.recipient : '')))).toEqual(
+      new Set([bob.aor, carol.aor]),
+    );
+  });
+
+  it('typing reaches the peer once it showed it takes is-composing, and the message clears it', () => {
+    const h = harness();
+    const alice = h.client('alice');
+    const bob = h.client('bob');
+    online(h, alice, bob);
+    const composing = (): boolean[] =>
+      bob.events.flatMap((e) => (e.type === 'composing' && e.peer === alice.aor ? [e.active] : []));
+    alice.client.setComposing(bob.aor, true);
+    h.until(() => composing().includes(true), 'bob sees alice typing');
+    const learned = alice.events.find((e) => e.type === 'capability' && e.note.capability === 'composing');
+    expect(learned).toMatchObject({ note: { peer: bob.aor, capability: 'composing', supported: true } });
+    alice.client.send(bob.aor, 'done typing');
+    h.until(() => composing().at(-1) === false, 'typing cleared');
+  });
+
+  it('what the app learned earlier is used: a peer known to refuse CPIM gets text/plain', () => {
+    const h = harness();
+    const alice = h.client('alice');
+    const bob = h.client('bob');
+    online(h, bob);
+    alice.signIn({
+      capabilities: [
+        { peer: bob.aor, capability: 'cpim', supported: false, reason: '415 to message/cpim', at: 1 },
+      ],
+    });
+    h.until(() => alice.client.connection.status === 'online', 'online');
+    const id = alice.client.send(bob.aor, 'plain please');
+    h.until(() => alice.states(id).includes('delivered'), 'delivered');
+    const message = h.gateway.sent('MESSAGE').find((m) => m.kind === 'request' && m.to.uri.user === 'bob');
+    expect(message?.kind === 'request' && message.headers.get('content-type')).toMatch(/^text\/plain/);
+    expect(received(bob)[0]).toMatchObject({ text: 'plain please', wantsDisplayed: false });
+  });
+
+  it('a listener that throws does not disturb the client', () => {
+    const h = harness();
+    const errors: unknown[] = [];
+    const client = new SipChatClient({
+      WebSocketImpl: h.gateway.WebSocketImpl,
+      clock: h.clock,
+      random: seededRandom(9),
+      instanceId: () => 'urn:uuid:00000000-0000-4000-8000-000000000009',
+      onListenerError: (error) => errors.push(error),
+    });
+    client.subscribe(() => {
+      throw new Error('view bug');
+    });
+    client.signIn({ address: 'sip:alice@example.com', password: USERS.alice ?? '', gatewayUrl: GATEWAY });
+    h.until(() => client.connection.status === 'online', 'online');
+    expect(errors.length).toBeGreaterThan(0);
+  });
+
+  it('API misuse throws: a bad address or gateway URL leaves the client signed out', () => {
+    const h = harness();
+    const alice = h.client('alice');
+    expect(() => {
+      alice.client.signIn({ address: 'not an address', password: 'x', gatewayUrl: GATEWAY });
+    }).toThrow();
+    expect(() => {
+      alice.client.signIn({ address: alice.aor, password: 'x', gatewayUrl: 'http://example.com/' });
+    }).toThrow(TypeError);
+    expect(alice.client.address).toBeUndefined();
+    expect(() => alice.client.sendGroup([alice.aor], 'x')).toThrow(InvalidStateError);
+  });
+});
+
+describe('browserInstanceId (RFC 5626 +sip.instance per browser)', () => {
+  it('makes one id, stores it, and gives the same one back on every later call and page', () => {
+    const storage = memoryStorage();
+    let made = 0;
+    const uuid = (): string => `0000000${String(++made)}-0000-4000-8000-000000000000`;
+    const id = browserInstanceId(storage, uuid)();
+    expect(id).toBe('urn:uuid:00000001-0000-4000-8000-000000000000');
+    expect(browserInstanceId(storage, uuid)()).toBe(id); // another tab, or a reload
+    expect(made).toBe(1);
+    storage.setItem(INSTANCE_ID_KEY, 'junk');
+    expect(browserInstanceId(storage, uuid)()).toBe('urn:uuid:00000002-0000-4000-8000-000000000000');
+  });
+
+  it('without usable storage the id lasts for the page; UUIDs from random bytes are version 4', () => {
+    const broken: KeyValueStorage = {
+      getItem: () => {
+        throw new Error('denied');
+      },
+      setItem: () => {
+        throw new Error('denied');
+      },
+      removeItem: () => {},
+    };
+    const get = browserInstanceId(broken, () => uuidFromBytes(new Uint8Array(16).fill(0xff)));
+    expect(get()).toBe('urn:uuid:ffffffff-ffff-4fff-bfff-ffffffffffff');
+    expect(get()).toBe(get());
+  });
+});

@@ -1,0 +1,614 @@
+/**
+ * SipChatClient: the ChatClient port (chat-client.ts) over the real SIP engine — a UserAgent wrapped by the
+ * pager-mode usage (Pager: RFC 3428 MESSAGE, CPIM, IMDN, is-composing, RFC 5365 groups), driven by a SipDriver
+ * over a WebSocketTransport (SIP over WebSocket, RFC 7118, as an RFC 5626 flow).
+ *
+ *   app ── signIn · send · sendGroup · retry · markDisplayed · setComposing · signOut ──┐
+ *    ▲                                                                                   ▼
+ *    │ ChatEvent (plain data)          ┌──────────── one session per sign-in ───────────────────────┐
+ *    └──── map ◄── PagerEvent ─────────│ SipDriver ─ Pager ─ UserAgent (REGISTER, digest, outbound) │
+ *          connection ◄── transport state + registration snapshot        WebSocketTransport ──► gateway
+ *                                      └────────────────────────────────────────────────────────────┘
+ *
+ * The connection the banner shows is derived, after every transport state change and registration event, from
+ * the two of them (see `connectionOf`):
+ *
+ *   transport connecting ─────────────────────────────────────────────► connecting
+ *   transport reconnecting (at = its next attempt) ────────────────────► reconnecting (countdown to `at`)
+ *   transport online ─┬─ registration Registered ─────────────────────► online (since it first registered)
+ *                     ├─ registration Failed, retry at T (503, 408 …) ─► reconnecting (countdown to T)
+ *                     └─ otherwise (registering) ──────────────────────► connecting
+ *   REGISTER refused 401/403/407 after the challenge round ────────────► auth-rejected (I/O stopped: a new
+ *   REGISTER refused 404 ──────────────────────────────────────────────► offline, with the reason   password
+ *   signed out / never signed in ──────────────────────────────────────► offline                    or sign-out)
+ *
+ * How the port is bridged to the pager:
+ * - `send`/`sendGroup` use the app's id as the message id and CPIM imdn.Message-ID; the pager ignores an id still
+ *   on its way. A text over the pager-mode limit (RFC 3428 §8: 1300 bytes; the pager answers `use-session`) is
+ *   reported as a `failed` state with that reason, since this client has no session mode yet.
+ * - `retry` returns false for an id the pager does not hold, or holds still on its way (the app then calls send
+ *   with the same id, which is a no-op for one in flight); it retries only failed or expired messages.
+ * - A failure is `local` when the pager made it up (timeout, no connection) or a flow failed on the way (430).
+ * - Incoming: `sentAt` (absent without CPIM DateTime or Date) falls back to the arrival time; a group's
+ *   `recipients` become `participants` (as AORs), `displayRequested` becomes `wantsDisplayed`. A message whose
+ *   Expires had passed when it arrived (`message-expired`) was accepted but is not shown (RFC 3428 §7).
+ * - What was learned about peers is handed in at sign-in (`capabilities`, from the app's storage) as the
+ *   pager's capability store; every change comes back as a `capability` event, which the app persists.
+ * - Nothing is reported as `outgoing`: pager mode has no copy of what this account sends from elsewhere.
+ */
+import {
+  InvalidStateError,
+  Pager,
+  parseUri,
+  peerKey,
+  type IncomingMessage,
+  type PagerEvent,
+  type PagerOptions,
+  type PeerCapabilities,
+  type PeerCapabilityStore,
+  type RegistrationSnapshot,
+  type SendOptions as PagerSendOptions,
+  type SendResult,
+  type UserAgentEvent,
+  type UserAgentOptions,
+  UserAgent,
+} from '../sip/index.ts';
+import type {
+  CapabilityNote,
+  ChatClient,
+  ChatConnectionState,
+  ChatEvent,
+  ChatFailure,
+  ChatListener,
+  IncomingChatMessage,
+  SendOptions,
+  SignInOptions,
+} from './chat-client.ts';
+import type { Clock } from './clock.ts';
+import { Emitter } from './emitter.ts';
+import { describeError, silentLogger, type Logger } from './logger.ts';
+import { SipDriver } from './sip-driver.ts';
+import type { ConnectionState } from './transport.ts';
+import {
+  WebSocketTransport,
+  type WebSocketConstructor,
+  type WebSocketTransportOptions,
+} from './websocket-transport.ts';
+
+export interface SipChatClientOptions {
+  /** `WebSocket` in the browser (`ws` in Node tests, or an in-memory fake) */
+  readonly WebSocketImpl: WebSocketConstructor;
+  /** epoch ms: SIP Date, CPIM DateTime and the banner's countdown are wall-clock times */
+  readonly clock: Clock;
+  /** uniform in [0, 1): tags, branches, Call-IDs, cnonces, message ids, back-off jitter */
+  readonly random: () => number;
+  /** this browser's RFC 5626 `+sip.instance` (`urn:uuid:…`, see instance-id.ts), read at each sign-in */
+  readonly instanceId: () => string;
+  readonly logger?: Logger | undefined;
+  /** the User-Agent header */
+  readonly userAgent?: string | undefined;
+  /** registration interval asked for, seconds (default 600) */
+  readonly registerExpires?: number | undefined;
+  /** how long signOut waits for the unregister's answer, ms (default 3000) */
+  readonly signOutTimeout?: number | undefined;
+  /** the transport's timing (keep-alive, reconnection back-off …) */
+  readonly transport?:
+    | Partial<
+        Pick<
+          WebSocketTransportOptions,
+          'keepAliveInterval' | 'pongTimeout' | 'connectTimeout' | 'minDelay' | 'maxDelay' | 'stableAfter'
+        >
+      >
+    | undefined;
+  /** the pager's limits and timing */
+  readonly pager?:
+    | Partial<Pick<PagerOptions, 'maxSendBytes' | 'maxReceiveBytes' | 'composing' | 'uriListService'>>
+    | undefined;
+  /** transaction timers (T1, T2, T4), for tests */
+  readonly timers?: UserAgentOptions['timers'];
+  /** told when an app listener throws (default: the logger's `error`) */
+  readonly onListenerError?: ((error: unknown) => void) | undefined;
+}
+
+/** What this client really handles (RFC 3261 §11: OPTIONS answers say so): pager-mode IM only, for now. */
+const CAPABILITIES = {
+  allow: ['OPTIONS', 'MESSAGE'],
+  accept: [
+    'text/plain',
+    'message/cpim',
+    'application/im-iscomposing+xml',
+    'message/imdn+xml',
+    'multipart/mixed',
+  ],
+  allowEvents: [],
+} as const;
+
+/** RFC 3261 §21.4.2/§21.4.4, RFC 3261 §22.3: refusals a new password may fix. */
+const AUTH_REJECTED = new Set([401, 403, 407]);
+const DEFAULT_EXPIRES = 600;
+const DEFAULT_SIGN_OUT_TIMEOUT = 3_000;
+
+interface Session {
+  readonly address: string;
+  readonly ua: UserAgent;
+  readonly pager: Pager;
+  readonly driver: SipDriver<Pager>;
+  /** the transport's latest state */
+  transport: ConnectionState;
+  /** when the registration last became Registered after not being so */
+  onlineSince: number | undefined;
+  /** a registrar's refusal more attempts cannot fix: the I/O is stopped, this is what the banner shows */
+  terminal: ChatConnectionState | undefined;
+  /** set by signOut: events of this session no longer reach the app */
+  closing: boolean;
+  /** told about each registration change (signOut waits for the unregister with it) */
+  onRegistration: ((snapshot: RegistrationSnapshot) => void) | undefined;
+  readonly unsubscribe: (() => void)[];
+}
+
+export class SipChatClient implements ChatClient {
+  readonly #o: SipChatClientOptions;
+  readonly #log: Logger;
+  readonly #emitter: Emitter<{ event: Parameters<ChatListener> }>;
+  #session: Session | undefined;
+  #connection: ChatConnectionState = { status: 'offline' };
+
+  constructor(options: SipChatClientOptions) {
+    if (typeof options.WebSocketImpl !== 'function')
+      throw new TypeError('WebSocketImpl must be a constructor');
+    if (typeof options.random !== 'function') throw new TypeError('random must be a function');
+    if (typeof options.instanceId !== 'function') throw new TypeError('instanceId must be a function');
+    this.#o = options;
+    this.#log = options.logger ?? silentLogger;
+    const log = this.#log;
+    this.#emitter = new Emitter({
+      onListenerError: (error) => {
+        if (options.onListenerError) options.onListenerError(error);
+        else log.error(`sip-chat-client: a listener threw: ${describeError(error)}`);
+      },
+    });
+  }
+
+  get connection(): ChatConnectionState {
+    return this.#connection;
+  }
+
+  get address(): string | undefined {
+    return this.#session?.address;
+  }
+
+  subscribe(listener: ChatListener): () => void {
+    return this.#emitter.on('event', listener);
+  }
+
+  // ---- sign in / out ------------------------------------------------------------------------------------------
+
+  signIn(options: SignInOptions): void {
+    if (this.#session !== undefined)
+      throw new InvalidStateError(`already signed in as ${this.#session.address}`);
+    if (typeof options.password !== 'string') throw new TypeError('a password is needed');
+    const aor = parseUri(options.address);
+    if (!aor.isSip || aor.user === undefined) throw new TypeError(`not a SIP address: ${options.address}`);
+    const address = aor.aor;
+    const clock = this.#o.clock;
+    const random = this.#o.random;
+    const url = options.gatewayUrl;
+    // Everything is built before anything changes, so a bad URL or address leaves the client signed out.
+    const ua = new UserAgent({
+      aor: address,
+      displayName: options.displayName,
+      transport: url.startsWith('wss:') ? 'WSS' : 'WS',
+      // RFC 5626 §4.1: the same instance id for every registration this browser makes.
+      instanceId: this.#o.instanceId(),
+      credentials: { username: decodeURIComponent(aor.user), password: options.password },
+      random,
+      userAgent: this.#o.userAgent,
+      capabilities: CAPABILITIES,
+      registration: { expires: this.#o.registerExpires ?? DEFAULT_EXPIRES },
+      timers: this.#o.timers,
+      log: (line) => {
+        this.#log.debug(`sip: ${line}`);
+      },
+      now: clock.now(),
+    });
+    const pager = new Pager({
+      ua,
+      random,
+      displayName: options.displayName,
+      capabilityStore: capabilityStore(options.capabilities ?? []),
+      ...this.#o.pager,
+    });
+    const transport = new WebSocketTransport({
+      url,
+      WebSocketImpl: this.#o.WebSocketImpl,
+      clock,
+      random,
+      logger: this.#o.logger,
+      ...this.#o.transport,
+    });
+    const driver = new SipDriver<Pager>({ core: pager, transport, clock, logger: this.#o.logger });
+    const session: Session = {
+      address,
+      ua,
+      pager,
+      driver,
+      transport: transport.state,
+      onlineSince: undefined,
+      terminal: undefined,
+      closing: false,
+      onRegistration: undefined,
+      unsubscribe: [],
+    };
+    session.unsubscribe.push(
+      driver.events.on('event', (event) => {
+        this.#onPagerEvent(session, event);
+      }),
+      driver.events.on('state', (state) => {
+        session.transport = state;
+        this.#update(session);
+      }),
+      driver.events.on('error', (error) => {
+        this.#log.warn(`sip-chat-client: ${describeError(error)}`);
+      }),
+    );
+    this.#session = session;
+    // RFC 3261 §10.2 / RFC 5626 §4.2: register over the flow as soon as it is up.
+    driver.run((_core, now) => {
+      ua.register(now);
+    });
+    try {
+      driver.start();
+    } catch (error) {
+      this.#close(session);
+      this.#session = undefined;
+      throw error;
+    }
+    this.#update(session);
+  }
+
+  async signOut(): Promise<void> {
+    const session = this.#session;
+    if (session === undefined) return;
+    this.#session = undefined;
+    session.closing = true;
+    this.#set({ status: 'offline' });
+    try {
+      await this.#unregister(session);
+    } finally {
+      this.#close(session);
+    }
+  }
+
+  /** RFC 3261 §10.2.2: remove our binding (expires=0), waiting a bounded time for the answer. */
+  #unregister(session: Session): Promise<void> {
+    const { ua, driver } = session;
+    if (ua.registration.state !== 'Registered' || !ua.connected || session.terminal !== undefined)
+      return Promise.resolve();
+    const clock = this.#o.clock;
+    return new Promise<void>((resolve) => {
+      const finish = { timer: undefined as unknown };
+      const done = (): void => {
+        session.onRegistration = undefined;
+        clock.clearTimer(finish.timer);
+        resolve();
+      };
+      finish.timer = clock.setTimer(done, this.#o.signOutTimeout ?? DEFAULT_SIGN_OUT_TIMEOUT);
+      session.onRegistration = (snapshot) => {
+        if (snapshot.state === 'Unregistered' || snapshot.state === 'Failed') done();
+      };
+      try {
+        driver.run((_core, now) => {
+          ua.unregister(now);
+        });
+      } catch (error) {
+        this.#log.warn(`sip-chat-client: unregister: ${describeError(error)}`);
+        done();
+      }
+      if (ua.registration.state === 'Unregistered') done();
+    });
+  }
+
+  #close(session: Session): void {
+    for (const unsubscribe of session.unsubscribe) unsubscribe();
+    session.unsubscribe.length = 0;
+    session.driver.stop();
+  }
+
+  // ---- messages -----------------------------------------------------------------------------------------------
+
+  send(to: string, text: string, options: SendOptions = {}): string {
+    const session = this.#signedIn();
+    if (typeof to !== 'string') throw new TypeError('send needs an address');
+    const id = options.id ?? this.#newId();
+    const result = session.driver.run((_core, now) =>
+      session.pager.send(to, text, pagerOptions(id, options), now),
+    );
+    this.#checkSent(id, result);
+    return id;
+  }
+
+  sendGroup(recipients: readonly string[], text: string, options: SendOptions = {}): string {
+    const session = this.#signedIn();
+    if (!Array.isArray(recipients) || recipients.length === 0)
+      throw new TypeError('a group message needs at least one recipient');
+    const id = options.id ?? this.#newId();
+    // RFC 5365: one MESSAGE to the URI-list service (sip:uri-list@<domain>), which sends each recipient a copy.
+    const result = session.driver.run((_core, now) =>
+      session.pager.sendGroup(recipients, text, pagerOptions(id, options), now),
+    );
+    this.#checkSent(id, result);
+    return id;
+  }
+
+  retry(id: string): boolean {
+    const session = this.#session;
+    if (session === undefined || session.closing) return false;
+    const held = session.pager.message(id);
+    if (held === undefined || (held.state !== 'failed' && held.state !== 'expired')) return false;
+    const result = session.driver.run((_core, now) => session.pager.retry(id, now));
+    this.#checkSent(id, result);
+    return true;
+  }
+
+  markDisplayed(ids: readonly string[]): void {
+    const session = this.#session;
+    if (session === undefined || ids.length === 0) return;
+    // RFC 5438 §7.2.1.2: display notifications go to the senders that asked, once each.
+    session.driver.run((_core, now) => {
+      session.pager.markDisplayed(ids, now);
+    });
+  }
+
+  setComposing(peer: string, active: boolean): void {
+    const session = this.#session;
+    if (session === undefined) return;
+    // RFC 3994: the pager sends is-composing only to peers that take it, refreshing and idling by itself.
+    session.driver.run((_core, now) => {
+      session.pager.setComposing(peer, active, now);
+    });
+  }
+
+  #signedIn(): Session {
+    const session = this.#session;
+    if (session === undefined) throw new InvalidStateError('signed out');
+    return session;
+  }
+
+  #newId(): string {
+    const alphabet = '0123456789abcdef';
+    let id = '';
+    for (let i = 0; i < 32; i++) id += alphabet[Math.floor(this.#o.random() * 16) % 16];
+    return id;
+  }
+
+  /** RFC 3428 §8: over the pager-mode limit: the app already shows the message, so it fails with the reason. */
+  #checkSent(id: string, result: SendResult): void {
+    if (result.ok) return;
+    const reason =
+      `Too long for a pager-mode message (${String(result.bytes)} bytes, at most ${String(result.limit)}); ` +
+      'send it in shorter parts';
+    this.#emit({
+      type: 'message-state',
+      id,
+      state: 'failed',
+      at: this.#o.clock.now(),
+      failure: { code: 0, reason, local: false },
+    });
+  }
+
+  // ---- events -------------------------------------------------------------------------------------------------
+
+  #onPagerEvent(session: Session, event: PagerEvent): void {
+    if (event.type === 'ua') {
+      this.#onUaEvent(session, event.event);
+      return;
+    }
+    if (session.closing) return;
+    switch (event.type) {
+      case 'message-state':
+        this.#emit({
+          type: 'message-state',
+          id: event.id,
+          state: event.state,
+          at: event.at,
+          failure: event.state === 'failed' ? failureOf(event.status, event.reason, event.local) : undefined,
+          recipient: event.recipient === undefined ? undefined : peerKey(event.recipient),
+        });
+        return;
+      case 'message':
+        this.#emit({ type: 'message', message: incomingOf(event.message) });
+        return;
+      case 'message-expired':
+        // RFC 3428 §7: accepted, but its Expires had passed: not shown as new.
+        this.#log.info(
+          `sip-chat-client: message ${event.message.id} from ${event.message.from} arrived expired`,
+        );
+        return;
+      case 'composing':
+        this.#emit({ type: 'composing', peer: event.peer, active: event.state === 'active', at: event.at });
+        return;
+      case 'capability':
+        this.#emit({
+          type: 'capability',
+          note: {
+            peer: event.peer,
+            capability: event.kind,
+            supported: event.support === 'yes',
+            reason: event.reason,
+            at: event.capabilities.at ?? this.#o.clock.now(),
+          },
+        });
+        return;
+    }
+  }
+
+  #onUaEvent(session: Session, event: UserAgentEvent): void {
+    switch (event.type) {
+      case 'registration':
+        session.onRegistration?.(event.registration);
+        this.#onRegistration(session, event.registration);
+        return;
+      case 'incoming-request':
+        // Only MESSAGE and OPTIONS are allowed (the core refuses other methods with 405); anything else that
+        // gets here is not implemented by this client.
+        session.driver.run((_core, now) => {
+          event.incoming.reject(501, 'Not Implemented', undefined, now);
+        });
+        return;
+      case 'malformed':
+        this.#log.warn(`sip-chat-client: malformed message from the gateway: ${event.reason}`);
+        return;
+      case 'dropped':
+        this.#log.debug(`sip-chat-client: dropped: ${event.reason}`);
+        return;
+      case 'final':
+      case 'progress':
+      case 'incoming-cancelled':
+      case 'ack':
+      case 'prack':
+      case 'auto-response':
+      case 'dialog':
+      case 'keepalive':
+        return;
+    }
+  }
+
+  #onRegistration(session: Session, snapshot: RegistrationSnapshot): void {
+    if (snapshot.state === 'Registered') session.onlineSince ??= this.#o.clock.now();
+    else session.onlineSince = undefined;
+    const status = snapshot.status;
+    // RFC 3261 §10.2: the registrar refused after the challenge round (or forbids the AOR): no point retrying.
+    if (snapshot.state === 'Failed' && snapshot.retryAt === undefined && status !== undefined) {
+      const reason = snapshot.reason ?? 'Refused';
+      if (AUTH_REJECTED.has(status)) session.terminal = { status: 'auth-rejected', code: status, reason };
+      else if (status === 404)
+        session.terminal = { status: 'offline', reason: `No such account (${String(status)} ${reason})` };
+      if (session.terminal !== undefined) {
+        // Stop the I/O outside the driver's dispatch: the app re-prompts (signOut + signIn) or signs out.
+        this.#o.clock.setTimer(() => {
+          if (this.#session === session) session.driver.stop();
+        }, 0);
+      }
+    }
+    this.#update(session);
+  }
+
+  /** Derives the connection state from the transport and the registration; emits it when it changed. */
+  #update(session: Session): void {
+    if (session !== this.#session || session.closing) return;
+    this.#set(connectionOf(session));
+  }
+
+  #set(state: ChatConnectionState): void {
+    if (sameConnection(this.#connection, state)) return;
+    this.#connection = state;
+    this.#emit({ type: 'connection', state });
+  }
+
+  #emit(event: ChatEvent): void {
+    this.#emitter.emit('event', event);
+  }
+}
+
+// ---- mapping ----------------------------------------------------------------------------------------------------
+
+/** The banner's state from the transport's and the registration's (see the file comment). */
+function connectionOf(session: Session): ChatConnectionState {
+  if (session.terminal !== undefined) return session.terminal;
+  const transport = session.transport;
+  switch (transport.status) {
+    case 'offline':
+      return { status: 'connecting', attempt: 0 };
+    case 'connecting':
+      return { status: 'connecting', attempt: transport.attempt };
+    case 'reconnecting':
+      return {
+        status: 'reconnecting',
+        attempt: transport.attempt,
+        at: transport.at,
+        reason: transport.reason,
+      };
+    case 'online': {
+      const registration = session.ua.registration;
+      if (registration.state === 'Registered')
+        return { status: 'online', since: session.onlineSince ?? transport.since };
+      // RFC 5626 §4.5: the registration is retried after a back-off (or the registrar's Retry-After).
+      if (registration.state === 'Failed' && registration.retryAt !== undefined)
+        return {
+          status: 'reconnecting',
+          attempt: registration.failures,
+          at: registration.retryAt,
+          reason:
+            `registration failed: ${String(registration.status ?? '')} ${registration.reason ?? ''}`.trim(),
+        };
+      return { status: 'connecting', attempt: registration.failures };
+    }
+  }
+}
+
+function sameConnection(a: ChatConnectionState, b: ChatConnectionState): boolean {
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+  for (const key of keys)
+    if ((a as unknown as Record<string, unknown>)[key] !== (b as unknown as Record<string, unknown>)[key])
+      return false;
+  return true;
+}
+
+/**
+ * RFC 3261 §8.1.3.1: a timeout is a made-up 408, a transport failure a made-up 503 (the pager's `local`); RFC 5626
+ * §5.3: a 430 says a flow failed on the way. Either way the connection, not the peer, is to blame: `local`, which
+ * the app's outbox answers by sending again once the connection is back.
+ */
+function failureOf(status: number | undefined, reason: string | undefined, local: boolean): ChatFailure {
+  const code = status ?? 0;
+  return { code, reason: stripCode(code, reason ?? 'failed'), local: local || code === 430 };
+}
+
+/** The pager's reasons start with the status ("404 Not Found"); the failure carries the code apart. */
+function stripCode(code: number, reason: string): string {
+  const prefix = `${String(code)} `;
+  return code !== 0 && reason.startsWith(prefix) ? reason.slice(prefix.length) : reason;
+}
+
+function pagerOptions(id: string, options: SendOptions): PagerSendOptions {
+  // RFC 5438 §5: ask for delivery and processing ("stored") notifications, and display ones unless told not to.
+  return {
+    id,
+    imdn:
+      options.requestDisplayed === false ? ['positive-delivery', 'negative-delivery', 'processing'] : true,
+  };
+}
+
+function incomingOf(message: IncomingMessage): IncomingChatMessage {
+  const participants = message.group?.recipients.map((uri) => peerKey(uri));
+  return {
+    id: message.id,
+    from: message.from,
+    fromName: message.fromName,
+    text: message.text,
+    at: message.sentAt ?? message.receivedAt,
+    receivedAt: message.receivedAt,
+    participants: participants === undefined ? undefined : [...new Set(participants)],
+    subject: message.subject,
+    wantsDisplayed: message.displayRequested,
+  };
+}
+
+/** The pager's store of peer capabilities, loaded from the notes the app kept (the app saves new ones). */
+function capabilityStore(notes: readonly CapabilityNote[]): PeerCapabilityStore {
+  const entries = new Map<string, PeerCapabilities>();
+  for (const note of [...notes].sort((a, b) => a.at - b.at)) {
+    const peer = peerKey(note.peer);
+    const old = entries.get(peer) ?? { peer, cpim: 'unknown', imdn: 'unknown', composing: 'unknown' };
+    entries.set(peer, {
+      ...old,
+      [note.capability]: note.supported ? 'yes' : 'no',
+      reason: note.reason,
+      at: note.at,
+    });
+  }
+  return {
+    load: () => entries.values(),
+    save: () => {},
+  };
+}
