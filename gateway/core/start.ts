@@ -1,17 +1,23 @@
 /**
- * `npm start`: the one command a new user runs. Builds the app when `dist/` has no build yet (`vite build`),
+ * `npm start`: the one command a new user runs. Builds the app when `dist/` has no build of the current sources (`vite build`),
  * then starts the gateway in embedded mode (gateway/main.ts, which prints the URL and how to add a user):
  * http://127.0.0.1:8080 serving `dist/` and the WebSocket, SIP on UDP/TCP 5060, state in ./data. Any gateway
  * flag may follow: `npm start -- --port 9000 --domain chat.example.com`.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 
 /** vite's command-line script (its package exports only the API, so it is found from the API's path). */
 function viteBin(root: string): string {
-  let dir = dirname(createRequire(join(root, 'package.json')).resolve('vite'));
+  let entry: string;
+  try {
+    entry = createRequire(join(root, 'package.json')).resolve('vite');
+  } catch {
+    throw new Error('vite is not installed (run npm install)');
+  }
+  let dir = dirname(entry);
   while (!existsSync(join(dir, 'bin', 'vite.js'))) {
     const up = dirname(dir);
     if (up === dir) throw new Error('vite is not installed (run npm install)');
@@ -20,9 +26,30 @@ function viteBin(root: string): string {
   return join(dir, 'bin', 'vite.js');
 }
 
-/** Runs `vite build` when `distDir/index.html` is missing. Returns false when the build failed. */
+/** The newest modification time (ms) of the app's sources: web/src, index.html, vite.config.ts, package.json. */
+export function newestSource(root: string): number {
+  let newest = 0;
+  const visit = (path: string): void => {
+    let st;
+    try {
+      st = statSync(path);
+    } catch {
+      return;
+    }
+    if (st.isDirectory()) for (const name of readdirSync(path)) visit(join(path, name));
+    else newest = Math.max(newest, st.mtimeMs);
+  };
+  for (const entry of ['web/src', 'index.html', 'vite.config.ts', 'package.json']) visit(join(root, entry));
+  return newest;
+}
+
+/**
+ * Runs `vite build` when `distDir/index.html` is missing or older than the app's sources (a checkout updated
+ * after an earlier `npm start` must not keep serving the old app). Returns false when the build failed.
+ */
 export function buildIfNeeded(root: string, distDir: string, write: (line: string) => void): boolean {
-  if (existsSync(join(distDir, 'index.html'))) return true;
+  const built = join(distDir, 'index.html');
+  if (existsSync(built) && statSync(built).mtimeMs >= newestSource(root)) return true;
   write(`building the app (vite build → ${distDir}) …`);
   const vite = viteBin(root);
   const result = spawnSync(process.execPath, [vite, 'build', '--outDir', distDir], {
