@@ -262,7 +262,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     flag: 'workers',
     kind: 'string',
     arg: 'N|auto',
-    default: 'auto',
+    default: '1',
     help: 'gateway processes beside a PBX (auto: one per CPU, at most 8); worker i listens for SIP on the port + i; embedded mode runs one',
   },
   {
@@ -456,7 +456,7 @@ export function parseConfig(
           const listen = parseListen(msrpText, '--msrp-tcp', host);
           return listen === undefined ? undefined : { ...listen, fallback: false };
         })();
-  const workersText = str('workers') ?? 'auto';
+  const workersText = str('workers') ?? '1';
 
   const config: GatewayConfig = {
     host,

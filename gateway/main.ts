@@ -1,7 +1,7 @@
 /**
  * The gateway's composition root: `npm run gateway -- --upstream sip:PBX:5060 …` (`--help` for every flag).
  * Parses flags and environment, creates the logger, starts the gateway, and stops it gracefully on SIGINT or
- * SIGTERM (a second signal exits at once). Beside a PBX it runs one worker process per CPU by default
+ * SIGTERM (a second signal exits at once). Beside a PBX `--workers N|auto` runs several worker processes
  * (gateway/cluster.ts); embedded mode is one process.
  */
 import { randomBytes } from 'node:crypto';
