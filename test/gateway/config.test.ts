@@ -45,6 +45,9 @@ describe('gateway configuration', () => {
     expect(c.flowSecret).toBeUndefined();
     expect(c.limits.maxMessageBytes).toBe(65_536);
     expect(c.limits.pingIntervalMs).toBe(30_000);
+    expect(c.workers).toBe(1);
+    expect(config(['--workers', 'auto']).workers).toBe('auto');
+    expect(() => config(['--workers', '0'])).toThrow(ConfigError);
   });
 
   it('reads every flag from its GATEWAY_ variable; flags win', () => {
