@@ -2,8 +2,9 @@
  * The app's composition root: the browser's drivers are chosen and wired here, and nowhere else.
  *
  *   TabRelayClient (one registration per browser: Web Locks + BroadcastChannel)
- *     └─ leader tab: SipChatClient — UserAgent + Pager over SipDriver + WebSocketTransport (the browser's
- *        WebSocket), the system clock, crypto randomness, and this browser's RFC 5626 instance id (localStorage)
+ *     └─ leader tab: SipChatClient — Conversations (pager or session mode) over ChatSessions, Pager and UserAgent,
+ *        over SipDriver + WebSocketTransport (the browser's WebSocket; MSRP on WebSockets of its own), the system
+ *        clock, crypto randomness, and this browser's RFC 5626 instance id (localStorage)
  *   IndexedDB per account · Web Storage preferences · title count and desktop notifications
  */
 import { createPinia } from 'pinia';
@@ -26,9 +27,11 @@ import {
 import { provideServices } from './stores/services.ts';
 import './styles.css';
 
-/** A random id: UUID where the page is a secure context, else hex from getRandomValues (plain-http LAN use). */
+/**
+ * A random message id: 32 hex digits (128 bits from getRandomValues), which is also an MSRP ident (RFC 4975 §9:
+ * at most 32 characters), so the same id names the message in pager and in session mode.
+ */
 function newId(): string {
-  if (typeof crypto.randomUUID === 'function') return crypto.randomUUID();
   return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join(
     '',
   );

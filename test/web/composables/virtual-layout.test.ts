@@ -28,6 +28,24 @@ describe('VirtualLayout', () => {
     expect(layout.heightOf(2)).toBe(120);
   });
 
+  it('rows appended one by one (a burst of messages) sit below the measured ones without a rebuild', () => {
+    const layout = new VirtualLayout(40);
+    layout.setKeys(keys(3));
+    layout.setHeight(1, 100);
+    expect(layout.total).toBe(180);
+    layout.appendKeys(['k3']);
+    layout.appendKeys(['k4', 'k5']);
+    expect(layout.count).toBe(6);
+    expect(layout.offsetOf(4)).toBe(220);
+    expect(layout.isMeasured(1)).toBe(true);
+    expect(layout.isMeasured(4)).toBe(false);
+    expect(layout.setHeight(4, 60)).toBe(20);
+    expect(layout.total).toBe(320);
+    // A full replace afterwards still finds every key and its height.
+    expect(layout.setKeys(keys(6))).toBe(6);
+    expect(layout.heightOf(4)).toBe(60);
+  });
+
   it('appending keeps what was measured; an empty list has no rows', () => {
     const layout = new VirtualLayout(40);
     layout.setKeys(keys(3));

@@ -59,8 +59,15 @@ class MemoryGateway {
       }
     })(this);
 
-  open(socket: MemorySocket): string {
+  /** MSRP WebSockets (subprotocol `msrp`) the clients asked for: this gateway has no relay, they stay connecting */
+  readonly msrpSockets: MemorySocket[] = [];
+
+  open(socket: MemorySocket, protocols: string | string[]): string {
     const name = `ws${String(++this.#count)}`;
+    if (protocols === 'msrp') {
+      this.msrpSockets.push(socket);
+      return name;
+    }
     this.clock.setTimer(() => {
       if (socket.readyState !== 0) return;
       if (this.refuse) {
@@ -122,8 +129,8 @@ class MemorySocket implements WebSocketLike {
     readonly url: string,
     protocols: string | string[],
   ) {
-    expect(protocols).toBe('sip');
-    this.name = gateway.open(this);
+    expect(['sip', 'msrp']).toContain(protocols);
+    this.name = gateway.open(this, protocols);
   }
 
   send(data: string | Uint8Array): void {
@@ -373,27 +380,41 @@ describe('SipChatClient: messages', () => {
     const alice = h.client('alice');
     const bob = h.client('bob');
     online(h, alice, bob);
-    alice.client.send(bob.aor, 'once', { id: 'dup' });
-    alice.client.send(bob.aor, 'once', { id: 'dup' });
-    h.until(() => alice.states('dup').includes('delivered'), 'delivered');
-    alice.client.send(bob.aor, 'once', { id: 'dup' }); // delivered already: still a no-op
+    alice.client.send(bob.aor, 'once', { id: 'dup1' });
+    alice.client.send(bob.aor, 'once', { id: 'dup1' });
+    h.until(() => alice.states('dup1').includes('delivered'), 'delivered');
+    alice.client.send(bob.aor, 'once', { id: 'dup1' }); // delivered already: still a no-op
     h.clock.advance(1_000);
-    expect(received(bob).filter((m) => m.id === 'dup')).toHaveLength(1);
+    expect(received(bob).filter((m) => m.id === 'dup1')).toHaveLength(1);
     expect(
       h.gateway.sent('MESSAGE').filter((m) => m.kind === 'request' && m.to.uri.user === 'bob'),
     ).toHaveLength(1);
   });
 
-  it('a text over the pager-mode limit fails with the reason instead of throwing', () => {
+  it('a text over the pager-mode limit is not refused: it goes in a session, over an MSRP WebSocket to the gateway', () => {
     const h = harness();
     const alice = h.client('alice');
-    online(h, alice);
-    const id = alice.client.send('sip:bob@example.com', 'x'.repeat(2_000), { id: 'big' });
-    expect(id).toBe('big');
-    const failed = alice.events.find((e) => e.type === 'message-state' && e.id === 'big');
-    expect(failed).toMatchObject({ state: 'failed', failure: { code: 0, local: false } });
-    expect(failed?.type === 'message-state' && failed.failure?.reason).toMatch(/too long/i);
-    expect(alice.client.retry('big')).toBe(false);
+    const bob = h.client('bob');
+    online(h, alice, bob);
+    const id = alice.client.send(bob.aor, 'x'.repeat(2_000), { id: 'big-one' });
+    expect(id).toBe('big-one');
+    h.clock.advance(1_000);
+    // RFC 7977: the session's MSRP connection is a WebSocket with subprotocol msrp on the gateway's URL.
+    expect(h.gateway.msrpSockets.map((s) => s.url)).toEqual([GATEWAY]);
+    expect(alice.states('big-one')).toEqual(['sending']);
+    expect(h.gateway.sent('MESSAGE').filter((m) => m.to.uri.user === 'bob')).toHaveLength(0);
+    expect(alice.client.retry('big-one')).toBe(false);
+  });
+
+  it('an app id that is not an MSRP ident (a UUID) is sent as its hex digits and reported under the app id', () => {
+    const h = harness();
+    const alice = h.client('alice');
+    const bob = h.client('bob');
+    online(h, alice, bob);
+    const uuid = '0f8fad5b-d9cb-469f-a165-70867728950e';
+    alice.client.send(bob.aor, 'hello', { id: uuid });
+    h.until(() => alice.states(uuid).includes('delivered'), 'delivered');
+    expect(received(bob).map((m) => m.id)).toEqual(['0f8fad5bd9cb469fa16570867728950e']);
   });
 
   it('a message for an offline user is stored (202) and delivered when that user signs in', () => {

@@ -72,6 +72,26 @@ describe('incoming messages, conversations and unread counters', () => {
     expect(conversations.get(BOB)?.unread).toBe(0);
   });
 
+  it('marking seen touches only what was not seen yet, after a reload too, and notifies each message once', async () => {
+    const { h, conversations, messages } = await online();
+    h.client.receive({ id: 'old', from: BOB, text: 'before the reload', wantsDisplayed: true });
+    await settle();
+    // A reload: the history (one message not seen yet) comes back from storage.
+    messages.reset();
+    for (let i = 0; i < 3; i++)
+      h.client.receive({ id: `n${i}`, from: BOB, text: `new ${i}`, wantsDisplayed: true });
+    await settle();
+    await conversations.open(BOB);
+    expect(h.client.displayed).toEqual([['old', 'n0', 'n1', 'n2']]);
+    for (let i = 3; i < 6; i++)
+      h.client.receive({ id: `n${i}`, from: BOB, text: `new ${i}`, wantsDisplayed: true });
+    await settle();
+    expect(h.client.displayed).toEqual([['old', 'n0', 'n1', 'n2'], ['n3'], ['n4'], ['n5']]);
+    messages.markSeen(BOB);
+    expect(h.client.displayed).toHaveLength(4);
+    expect(messages.listOf(BOB).every((m) => m.state === 'displayed')).toBe(true);
+  });
+
   it('a hidden page counts unread, notifies, and marks seen when it becomes visible again', async () => {
     const { h, conversations } = await online();
     await conversations.openWith([BOB]);

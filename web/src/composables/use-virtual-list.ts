@@ -5,6 +5,13 @@
  * messages scroll into view), otherwise anchored on the rows they are reading, even when rows above them
  * change height.
  *
+ * Cost per update (a 500-messages-per-second burst renders one update per message): the key list grows by the
+ * appended rows only (no rebuild of 10,000 keys), and no row height is read during Vue's flush. A ResizeObserver
+ * on each rendered row reports its border-box height once the browser has laid it out (new rows, and rows whose
+ * content changed height), in the same frame before paint, so the layout is corrected without forcing a
+ * synchronous reflow per update. Without ResizeObserver (a test DOM), rows not measured yet are read after the
+ * update, once per animation frame.
+ *
  * The template puts `scroller` on the scrolling element, a spacer of `total` px inside it, the rows of
  * `visible` (each with `data-index`) in a block translated down by `top`, and calls `onScroll` on scroll.
  */
@@ -77,11 +84,24 @@ export function useVirtualList<T>(options: VirtualListOptions<T>) {
     return layout.offsetOf(range.value.start);
   });
 
+  /** The list changed: append the new keys when rows were only added at the end, else replace them all. */
   function syncKeys(): void {
     const items = options.items();
-    const keys = new Array<string>(items.length);
-    for (let i = 0; i < items.length; i++) keys[i] = options.key(items[i] as T);
-    layout.setKeys(keys);
+    const had = layout.count;
+    const appended =
+      had > 0 &&
+      items.length > had &&
+      layout.keyAt(0) === options.key(items[0] as T) &&
+      layout.keyAt(had - 1) === options.key(items[had - 1] as T);
+    if (appended) {
+      const keys: string[] = [];
+      for (let i = had; i < items.length; i++) keys.push(options.key(items[i] as T));
+      layout.appendKeys(keys);
+    } else {
+      const keys = new Array<string>(items.length);
+      for (let i = 0; i < items.length; i++) keys[i] = options.key(items[i] as T);
+      layout.setKeys(keys);
+    }
     version.value++;
   }
 
@@ -100,16 +120,20 @@ export function useVirtualList<T>(options: VirtualListOptions<T>) {
     atBottom.value = true;
   }
 
-  /** Reads the rendered rows' heights; keeps the reader's place. */
-  function measure(): void {
+  /**
+   * Records rows' heights (each `[row element, height]`, 0: read it now) and keeps the reader's place: pinned to
+   * the bottom, or the rows above the first one in view growing or shrinking move the scroll position with them.
+   */
+  function applyHeights(rows: Iterable<readonly [HTMLElement, number]>): void {
     const el = scroller.value;
     if (!el) return;
     const first = layout.indexAt(scrollTop.value);
     let above = 0;
     let changed = false;
-    for (const row of el.querySelectorAll<HTMLElement>('[data-index]')) {
+    for (const [row, size] of rows) {
+      if (!row.isConnected || row.dataset.index === undefined) continue;
       const index = Number(row.dataset.index);
-      const delta = layout.setHeight(index, row.offsetHeight);
+      const delta = layout.setHeight(index, size > 0 ? size : row.offsetHeight);
       if (delta === 0) continue;
       changed = true;
       if (index < first) above += delta;
@@ -121,6 +145,30 @@ export function useVirtualList<T>(options: VirtualListOptions<T>) {
       el.scrollTop += above;
       scrollTop.value = el.scrollTop;
     }
+  }
+
+  /** Reads the heights of the rendered rows not measured yet (every row with `all`). */
+  function measure(all = false): void {
+    const el = scroller.value;
+    if (!el) return;
+    const rows: [HTMLElement, number][] = [];
+    for (const row of el.querySelectorAll<HTMLElement>('[data-index]'))
+      if (all || !layout.isMeasured(Number(row.dataset.index))) rows.push([row, 0]);
+    applyHeights(rows);
+  }
+
+  let frame: number | undefined;
+  /** One measurement per animation frame, however many updates came in it. */
+  function measureSoon(): void {
+    if (typeof requestAnimationFrame !== 'function') {
+      measure();
+      return;
+    }
+    if (frame !== undefined) return;
+    frame = requestAnimationFrame(() => {
+      frame = undefined;
+      measure();
+    });
   }
 
   function onScroll(): void {
@@ -135,7 +183,9 @@ export function useVirtualList<T>(options: VirtualListOptions<T>) {
     el.scrollTop = Math.max(0, layout.offsetOf(index) - height() / 3);
     atBottom.value = false;
     readScroll();
-    void nextTick(measure);
+    void nextTick(() => {
+      measure();
+    });
   }
 
   watch(
@@ -154,39 +204,63 @@ export function useVirtualList<T>(options: VirtualListOptions<T>) {
       syncKeys();
       void nextTick(() => {
         if (wasAtBottom) stickToBottom();
-        measure();
+        if (!resize.value) measureSoon();
       });
     },
     { immediate: true },
   );
 
+  /** rows the ResizeObserver watches (the rendered ones; detached ones are let go after each update) */
+  const observed = new Set<HTMLElement>();
+
   onMounted(() => {
     readScroll();
     stickToBottom();
     if (typeof ResizeObserver !== 'undefined') {
-      resize.value = new ResizeObserver(() => {
-        readScroll();
-        measure();
+      resize.value = new ResizeObserver((entries) => {
+        const rows: [HTMLElement, number][] = [];
+        for (const entry of entries) {
+          const target = entry.target as HTMLElement;
+          if (target === scroller.value) {
+            readScroll();
+            continue;
+          }
+          rows.push([target, entry.borderBoxSize[0]?.blockSize ?? 0]);
+        }
+        applyHeights(rows);
       });
       if (scroller.value) resize.value.observe(scroller.value);
     }
-    void nextTick(measure);
+    void nextTick(() => {
+      measure(true);
+    });
   });
 
   onUpdated(() => {
     const observer = resize.value;
     const el = scroller.value;
-    if (observer && el) {
-      // Rows come and go as the list scrolls: observe exactly the ones rendered now.
-      observer.disconnect();
-      observer.observe(el);
-      for (const row of el.querySelectorAll('[data-index]')) observer.observe(row);
+    if (!observer || !el) {
+      measureSoon();
+      return;
     }
-    measure();
+    // Rows come and go as the list scrolls: observe the new ones (their first report is their height), forget the
+    // ones gone from the DOM.
+    for (const row of observed) {
+      if (row.isConnected) continue;
+      observer.unobserve(row);
+      observed.delete(row);
+    }
+    for (const row of el.querySelectorAll<HTMLElement>('[data-index]')) {
+      if (observed.has(row)) continue;
+      observed.add(row);
+      observer.observe(row);
+    }
   });
 
   onBeforeUnmount(() => {
     resize.value?.disconnect();
+    observed.clear();
+    if (frame !== undefined && typeof cancelAnimationFrame === 'function') cancelAnimationFrame(frame);
   });
 
   return { scroller, visible, total, top, atBottom, onScroll, scrollToIndex, stickToBottom, layout };

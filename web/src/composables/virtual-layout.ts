@@ -48,6 +48,20 @@ export class VirtualLayout {
     return first;
   }
 
+  /** Adds rows at the end (a new message): nothing before them changes, no key is compared. */
+  appendKeys(keys: readonly string[]): void {
+    for (const key of keys) {
+      this.#keys.push(key);
+      this.#heights.push(this.#known.get(key) ?? this.estimate);
+    }
+  }
+
+  /** Whether row `index` has a measured height (else it sits at the estimate). */
+  isMeasured(index: number): boolean {
+    const key = this.#keys[index];
+    return key !== undefined && this.#known.has(key);
+  }
+
   /** Records a row's rendered height; returns how much it changed (0: nothing to redo). */
   setHeight(index: number, height: number): number {
     const key = this.#keys[index];

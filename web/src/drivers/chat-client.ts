@@ -16,9 +16,9 @@
  *   expired; a late or duplicate state is harmless (the app ignores it too).
  * - Listeners cannot disturb the client: the adapter emits through a safe emitter (drivers/emitter.ts).
  * - API misuse (sending while signed out, a bad address) throws InvalidStateError / TypeError; anything a peer
- *   or the network does becomes an event. A text the client cannot send at all (over the pager-mode limit while
- *   there is no session mode) is reported as a `failed` state with a reason, not thrown: the app already shows
- *   and stores the message.
+ *   or the network does becomes an event. A text the client cannot send at all (e.g. a session for a long text
+ *   that the peer refused) is reported as a `failed` state with a reason, not thrown: the app already shows and
+ *   stores the message. The client picks pager or session mode by itself; the app never sees the difference.
  * - A failure the client made up because nothing answered (timeout, no flow) carries `local: true`: the app
  *   keeps such a message in its outbox and sends it again when the connection is back.
  */

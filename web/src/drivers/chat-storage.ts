@@ -110,6 +110,8 @@ const SCHEMA: Readonly<Record<StoreName, string | string[]>> = {
 };
 
 const VERSION = 1;
+/** how long writes are collected into one readwrite transaction, ms (about a frame) */
+const WRITE_BATCH_MS = 16;
 
 /** The database of one account. */
 export function chatDatabaseName(address: string): string {
@@ -262,9 +264,11 @@ export class IndexedDbChatStorage implements ChatStorage {
     this.#pending.set(id, write);
     if (!this.#scheduled) {
       this.#scheduled = true;
-      queueMicrotask(() => {
+      // Writes of one frame share a transaction (a burst of incoming messages is one commit per frame, not one
+      // per message); a read, or close(), commits what is pending first.
+      setTimeout(() => {
         this.#commit();
-      });
+      }, WRITE_BATCH_MS);
     }
     return this.#batchPromise();
   }

@@ -1,8 +1,8 @@
 /**
  * The browser's I/O drivers for the sans-IO SIP core: a scheduler (one timer at the core's next deadline), SIP
  * over WebSocket as an RFC 5626 flow, and the driver that glues a core to both; and the app's ports: the ChatClient
- * interface, its SIP adapter (SipChatClient) and its placeholder, the browser's RFC 5626 instance id, IndexedDB
- * storage, the tab leader relay, page attention, preferences.
+ * interface, its SIP adapter (SipChatClient, with MSRP WebSockets for session mode), the browser's RFC 5626
+ * instance id, IndexedDB storage, the tab leader relay, page attention, preferences.
  */
 export {
   Emitter,
@@ -57,8 +57,8 @@ export {
   type SendOptions,
   type SignInOptions,
 } from './chat-client.ts';
-export { PlaceholderChatClient, PLACEHOLDER_REASON } from './placeholder-chat-client.ts';
 export { SipChatClient, type SipChatClientOptions } from './sip-chat-client.ts';
+export { MsrpWebSockets, type MsrpConnectionCore, type MsrpWebSocketsOptions } from './msrp-websockets.ts';
 export { browserInstanceId, uuidFromBytes, INSTANCE_ID_KEY } from './instance-id.ts';
 export {
   IndexedDbChatStorage,

@@ -1,13 +1,16 @@
 /**
- * SipChatClient: the ChatClient port (chat-client.ts) over the real SIP engine — a UserAgent wrapped by the
- * pager-mode usage (Pager: RFC 3428 MESSAGE, CPIM, IMDN, is-composing, RFC 5365 groups), driven by a SipDriver
- * over a WebSocketTransport (SIP over WebSocket, RFC 7118, as an RFC 5626 flow).
+ * SipChatClient: the ChatClient port (chat-client.ts) over the real SIP engine — Conversations (one API choosing
+ * pager or session mode) over ChatSessions (RFC 4975 MSRP sessions set up by INVITE, through the gateway's relay,
+ * RFC 4976/7977) over the pager (RFC 3428 MESSAGE, CPIM, IMDN, is-composing, RFC 5365 groups) over a UserAgent,
+ * driven by a SipDriver over a WebSocketTransport (SIP over WebSocket, RFC 7118, as an RFC 5626 flow); the MSRP
+ * connections are WebSockets of their own (MsrpWebSockets, subprotocol `msrp` on the same gateway URL).
  *
  *   app ── signIn · send · sendGroup · retry · markDisplayed · setComposing · signOut ──┐
  *    ▲                                                                                   ▼
  *    │ ChatEvent (plain data)          ┌──────────── one session per sign-in ───────────────────────┐
- *    └──── map ◄── PagerEvent ─────────│ SipDriver ─ Pager ─ UserAgent (REGISTER, digest, outbound) │
+ *    └──── map ◄── ConversationsEvent ─│ SipDriver ─ Conversations ─ ChatSessions ─ Pager ─ UserAgent│
  *          connection ◄── transport state + registration snapshot        WebSocketTransport ──► gateway
+ *                                      │                      MsrpWebSockets (one per session) ──► relay│
  *                                      └────────────────────────────────────────────────────────────┘
  *
  * The connection the banner shows is derived, after every transport state change and registration event, from
@@ -22,33 +25,45 @@
  *   REGISTER refused 404 ──────────────────────────────────────────────► offline, with the reason   password
  *   signed out / never signed in ──────────────────────────────────────► offline                    or sign-out)
  *
- * How the port is bridged to the pager:
- * - `send`/`sendGroup` use the app's id as the message id and CPIM imdn.Message-ID; the pager ignores an id still
- *   on its way. A text over the pager-mode limit (RFC 3428 §8: 1300 bytes; the pager answers `use-session`) is
- *   reported as a `failed` state with that reason, since this client has no session mode yet.
- * - `retry` returns false for an id the pager does not hold, or holds still on its way (the app then calls send
- *   with the same id, which is a no-op for one in flight); it retries only failed or expired messages.
- * - A failure is `local` when the pager made it up (timeout, no connection) or a flow failed on the way (430).
+ * How the port is bridged to the core:
+ * - `send` goes through Conversations, which picks the mode: a MESSAGE for a short text, an MSRP session for a
+ *   text over 1300 bytes (RFC 3428 §8) or a busy conversation; `sendGroup` is the pager's (RFC 5365, page mode).
+ *   The app's id is the message id and CPIM imdn.Message-ID. Session mode needs an MSRP ident (4–32 characters),
+ *   so an app id that is not one (a 36-character UUID from before) is sent as its 32 hex digits and mapped back
+ *   in every event; an id still on its way is not sent twice.
+ * - `retry` returns false for an id the core does not hold, or holds still on its way (the app then calls send
+ *   with the same id, which is a no-op for one in flight); it retries only failed or expired pager messages
+ *   (a failed session-mode text is sent afresh by the app's send).
+ * - A failure is `local` when the pager made it up (timeout, no connection), a flow failed on the way (430), or a
+ *   session-mode text failed without a status from the peer (the MSRP connection broke, or a made-up 408).
  * - Incoming: `sentAt` (absent without CPIM DateTime or Date) falls back to the arrival time; a group's
  *   `recipients` become `participants` (as AORs), `displayRequested` becomes `wantsDisplayed`. A message whose
  *   Expires had passed when it arrived (`message-expired`) was accepted but is not shown (RFC 3428 §7).
  * - What was learned about peers is handed in at sign-in (`capabilities`, from the app's storage) as the
  *   pager's capability store; every change comes back as a `capability` event, which the app persists.
  * - Nothing is reported as `outgoing`: pager mode has no copy of what this account sends from elsewhere.
+ * - Incoming chat sessions are accepted automatically (Conversations); file offers are refused (no file UI yet).
+ *   Group states come from the pager's own events, which Conversations does not pass on (it keeps only its own
+ *   texts): a ChatSessions subclass taps them on their way up.
  */
 import {
+  ChatSessions,
+  Conversations,
   InvalidStateError,
   Pager,
+  isMsrpIdent,
   parseUri,
   peerKey,
+  type ChatSessionsEvent,
+  type ConversationsEvent,
   type IncomingMessage,
-  type PagerEvent,
   type PagerOptions,
   type PeerCapabilities,
   type PeerCapabilityStore,
   type RegistrationSnapshot,
   type SendOptions as PagerSendOptions,
   type SendResult,
+  type MessageState,
   type UserAgentEvent,
   type UserAgentOptions,
   UserAgent,
@@ -67,6 +82,7 @@ import type {
 import type { Clock } from './clock.ts';
 import { Emitter } from './emitter.ts';
 import { describeError, silentLogger, type Logger } from './logger.ts';
+import { MsrpWebSockets } from './msrp-websockets.ts';
 import { SipDriver } from './sip-driver.ts';
 import type { ConnectionState } from './transport.ts';
 import {
@@ -100,6 +116,8 @@ export interface SipChatClientOptions {
         >
       >
     | undefined;
+  /** session mode's policy (Conversations: pager-mode limit, busy rule, idle timeout) */
+  readonly modePolicy?: ConstructorParameters<typeof Conversations>[0]['policy'];
   /** the pager's limits and timing */
   readonly pager?:
     | Partial<Pick<PagerOptions, 'maxSendBytes' | 'maxReceiveBytes' | 'composing' | 'uriListService'>>
@@ -110,14 +128,18 @@ export interface SipChatClientOptions {
   readonly onListenerError?: ((error: unknown) => void) | undefined;
 }
 
-/** What this client really handles (RFC 3261 §11: OPTIONS answers say so): pager-mode IM only, for now. */
+/**
+ * What this client really handles (RFC 3261 §11: OPTIONS answers say so): pager-mode IM, and chat sessions
+ * (INVITE with an MSRP offer, RFC 4975 §8; PRACK for reliable provisionals, RFC 3262; UPDATE, RFC 3311).
+ */
 const CAPABILITIES = {
-  allow: ['OPTIONS', 'MESSAGE'],
+  allow: ['INVITE', 'ACK', 'CANCEL', 'BYE', 'PRACK', 'UPDATE', 'OPTIONS', 'MESSAGE'],
   accept: [
     'text/plain',
     'message/cpim',
     'application/im-iscomposing+xml',
     'message/imdn+xml',
+    'application/sdp',
     'multipart/mixed',
   ],
   allowEvents: [],
@@ -132,7 +154,18 @@ interface Session {
   readonly address: string;
   readonly ua: UserAgent;
   readonly pager: Pager;
-  readonly driver: SipDriver<Pager>;
+  readonly conversations: Conversations;
+  readonly driver: SipDriver<Conversations>;
+  readonly msrp: MsrpWebSockets;
+  /** core message id → the app's, and back, for app ids that are not MSRP idents */
+  readonly appIds: Map<string, string>;
+  readonly coreIds: Map<string, string>;
+  /** pager ids → whether the pager made the failure up (`local`), read when Conversations reports it */
+  readonly pagerLocal: Map<string, boolean>;
+  /** group message ids (their states come from the pager tap) */
+  readonly groups: Set<string>;
+  /** the pager's group events, tapped on their way up, delivered after the flush */
+  tapped: Extract<ChatSessionsEvent, { type: 'message-state' }>[];
   /** the transport's latest state */
   transport: ConnectionState;
   /** when the registration last became Registered after not being so */
@@ -218,6 +251,31 @@ export class SipChatClient implements ChatClient {
       capabilityStore: capabilityStore(options.capabilities ?? []),
       ...this.#o.pager,
     });
+    const tap: { session?: Session } = {};
+    const sessions = new TappedChatSessions(
+      {
+        ua,
+        pager,
+        random,
+        displayName: options.displayName,
+        // RFC 4976: AUTH to the gateway's relay (same host and port as the SIP WebSocket) with the SIP credentials.
+        msrp: {
+          relay: relayUriOf(url),
+          credentials: { username: decodeURIComponent(aor.user), password: options.password },
+        },
+      },
+      (event) => {
+        const tapped = tap.session;
+        if (tapped === undefined) return;
+        tapped.tapped.push(event);
+        // Conversations reports nothing for a group's states: they go out after this flush, by themselves.
+        if (tapped.tapped.length === 1)
+          queueMicrotask(() => {
+            this.#deliverTapped(tapped);
+          });
+      },
+    );
+    const conversations = new Conversations({ sessions, policy: this.#o.modePolicy });
     const transport = new WebSocketTransport({
       url,
       WebSocketImpl: this.#o.WebSocketImpl,
@@ -226,12 +284,36 @@ export class SipChatClient implements ChatClient {
       logger: this.#o.logger,
       ...this.#o.transport,
     });
-    const driver = new SipDriver<Pager>({ core: pager, transport, clock, logger: this.#o.logger });
+    const driver = new SipDriver<Conversations>({
+      core: conversations,
+      transport,
+      clock,
+      logger: this.#o.logger,
+    });
+    const msrp = new MsrpWebSockets({
+      url,
+      WebSocketImpl: this.#o.WebSocketImpl,
+      clock,
+      logger: this.#o.logger,
+      run: (input) => {
+        driver.run((core, now) => {
+          input(core.sessions, now);
+        });
+      },
+    });
+    msrp.attach(sessions);
     const session: Session = {
       address,
       ua,
       pager,
+      conversations,
       driver,
+      msrp,
+      appIds: new Map(),
+      coreIds: new Map(),
+      pagerLocal: new Map(),
+      groups: new Set(),
+      tapped: [],
       transport: transport.state,
       onlineSince: undefined,
       terminal: undefined,
@@ -241,7 +323,7 @@ export class SipChatClient implements ChatClient {
     };
     session.unsubscribe.push(
       driver.events.on('event', (event) => {
-        this.#onPagerEvent(session, event);
+        this.#onEvent(session, event);
       }),
       driver.events.on('state', (state) => {
         session.transport = state;
@@ -251,6 +333,7 @@ export class SipChatClient implements ChatClient {
         this.#log.warn(`sip-chat-client: ${describeError(error)}`);
       }),
     );
+    tap.session = session;
     this.#session = session;
     // RFC 3261 §10.2 / RFC 5626 §4.2: register over the flow as soon as it is up.
     driver.run((_core, now) => {
@@ -311,6 +394,7 @@ export class SipChatClient implements ChatClient {
   #close(session: Session): void {
     for (const unsubscribe of session.unsubscribe) unsubscribe();
     session.unsubscribe.length = 0;
+    session.msrp.stop();
     session.driver.stop();
   }
 
@@ -320,10 +404,12 @@ export class SipChatClient implements ChatClient {
     const session = this.#signedIn();
     if (typeof to !== 'string') throw new TypeError('send needs an address');
     const id = options.id ?? this.#newId();
-    const result = session.driver.run((_core, now) =>
-      session.pager.send(to, text, pagerOptions(id, options), now),
-    );
-    this.#checkSent(id, result);
+    const coreId = this.#coreId(session, id);
+    const held = session.conversations.message(coreId);
+    if (held !== undefined && !isOver(held.state)) return id; // still on its way: not sent twice
+    // RFC 3428 §8 / RFC 4975: Conversations picks the mode (a MESSAGE, or an MSRP session for a long text).
+    session.driver.run((core, now) => core.send(to, text, pagerOptions(coreId, options), now));
+    session.msrp.flush();
     return id;
   }
 
@@ -332,21 +418,28 @@ export class SipChatClient implements ChatClient {
     if (!Array.isArray(recipients) || recipients.length === 0)
       throw new TypeError('a group message needs at least one recipient');
     const id = options.id ?? this.#newId();
+    const coreId = id; // page mode: any id will do (RFC 5438 imdn.Message-ID)
+    session.groups.add(coreId);
     // RFC 5365: one MESSAGE to the URI-list service (sip:uri-list@<domain>), which sends each recipient a copy.
     const result = session.driver.run((_core, now) =>
-      session.pager.sendGroup(recipients, text, pagerOptions(id, options), now),
+      session.pager.sendGroup(recipients, text, pagerOptions(coreId, options), now),
     );
     this.#checkSent(id, result);
+    this.#deliverTapped(session);
     return id;
   }
 
   retry(id: string): boolean {
     const session = this.#session;
     if (session === undefined || session.closing) return false;
-    const held = session.pager.message(id);
+    const coreId = session.coreIds.get(id) ?? id;
+    const conversation = session.conversations.message(coreId);
+    if (conversation !== undefined && conversation.mode === 'session') return false;
+    const held = session.pager.message(coreId);
     if (held === undefined || (held.state !== 'failed' && held.state !== 'expired')) return false;
-    const result = session.driver.run((_core, now) => session.pager.retry(id, now));
+    const result = session.driver.run((_core, now) => session.pager.retry(coreId, now));
     this.#checkSent(id, result);
+    this.#deliverTapped(session);
     return true;
   }
 
@@ -354,24 +447,43 @@ export class SipChatClient implements ChatClient {
     const session = this.#session;
     if (session === undefined || ids.length === 0) return;
     // RFC 5438 §7.2.1.2: display notifications go to the senders that asked, once each.
-    session.driver.run((_core, now) => {
-      session.pager.markDisplayed(ids, now);
+    const coreIds = ids.map((id) => session.coreIds.get(id) ?? id);
+    session.driver.run((core, now) => {
+      core.markDisplayed(coreIds, now);
     });
+    session.msrp.flush();
   }
 
   setComposing(peer: string, active: boolean): void {
     const session = this.#session;
     if (session === undefined) return;
     // RFC 3994: the pager sends is-composing only to peers that take it, refreshing and idling by itself.
-    session.driver.run((_core, now) => {
-      session.pager.setComposing(peer, active, now);
+    session.driver.run((core, now) => {
+      core.setComposing(peer, active, now);
     });
+    session.msrp.flush();
   }
 
   #signedIn(): Session {
     const session = this.#session;
     if (session === undefined) throw new InvalidStateError('signed out');
     return session;
+  }
+
+  /** The core's id for an app id: itself when it is an MSRP ident, else its hex digits (a UUID's 32), mapped. */
+  #coreId(session: Session, id: string): string {
+    if (isMsrpIdent(id) && id.length >= 4 && id.length <= 32) return id;
+    const known = session.coreIds.get(id);
+    if (known !== undefined) return known;
+    let core = id.replace(/[^0-9A-Za-z]/g, '');
+    if (core.length < 4 || core.length > 32 || session.appIds.has(core)) core = this.#newId();
+    session.appIds.set(core, id);
+    session.coreIds.set(id, core);
+    return core;
+  }
+
+  #appId(session: Session, coreId: string): string {
+    return session.appIds.get(coreId) ?? coreId;
   }
 
   #newId(): string {
@@ -398,23 +510,35 @@ export class SipChatClient implements ChatClient {
 
   // ---- events -------------------------------------------------------------------------------------------------
 
-  #onPagerEvent(session: Session, event: PagerEvent): void {
+  #onEvent(session: Session, event: ConversationsEvent): void {
     if (event.type === 'ua') {
       this.#onUaEvent(session, event.event);
       return;
     }
+    this.#deliverTapped(session);
     if (session.closing) return;
     switch (event.type) {
-      case 'message-state':
+      case 'message-state': {
+        if ('id' in event) return; // the pager's and ChatSessions' own (Conversations reports them once, below)
+        const m = event.message;
+        const local = session.pagerLocal.get(m.id);
+        if (isOver(m.state)) session.pagerLocal.delete(m.id);
         this.#emit({
           type: 'message-state',
-          id: event.id,
-          state: event.state,
-          at: event.at,
-          failure: event.state === 'failed' ? failureOf(event.status, event.reason, event.local) : undefined,
-          recipient: event.recipient === undefined ? undefined : peerKey(event.recipient),
+          id: this.#appId(session, m.id),
+          state: m.state,
+          at: m.at,
+          failure:
+            m.state === 'failed'
+              ? failureOf(
+                  m.status,
+                  m.reason,
+                  local ?? (m.mode === 'session' && (m.status === undefined || m.status === 408)),
+                )
+              : undefined,
         });
         return;
+      }
       case 'message':
         this.#emit({ type: 'message', message: incomingOf(event.message) });
         return;
@@ -439,6 +563,55 @@ export class SipChatClient implements ChatClient {
           },
         });
         return;
+      case 'msrp-connect':
+        session.msrp.connect(event.connection);
+        return;
+      case 'msrp-close':
+        session.msrp.close(event.connection);
+        return;
+      case 'incoming-session':
+        // Chat sessions are accepted by Conversations; a file offer has no UI here yet: 488 (RFC 5547 §8).
+        if (event.session.kind !== 'chat')
+          session.driver.run((core, now) => {
+            core.sessions.reject(event.session.id, 488, now);
+          });
+        return;
+      case 'mode':
+        this.#log.info(`sip-chat-client: ${event.peer} now in ${event.mode} mode (${event.reason})`);
+        return;
+      case 'session':
+        this.#log.debug(
+          `sip-chat-client: session ${event.session.id} ${event.session.state} ${event.session.reason ?? ''}`,
+        );
+        session.msrp.flush();
+        return;
+      case 'file':
+      case 'file-data':
+        return;
+    }
+  }
+
+  /** The pager's events tapped on their way up: group states, and whether a 1:1 failure was made up here. */
+  #deliverTapped(session: Session): void {
+    if (session.tapped.length === 0) return;
+    const events = session.tapped;
+    session.tapped = [];
+    if (session.closing) return;
+    for (const event of events) {
+      if ('sessionId' in event) continue;
+      if (!session.groups.has(event.id)) {
+        if (event.state === 'failed') session.pagerLocal.set(event.id, event.local);
+        continue;
+      }
+      if (event.recipient === undefined && isOver(event.state)) session.groups.delete(event.id);
+      this.#emit({
+        type: 'message-state',
+        id: this.#appId(session, event.id),
+        state: event.state,
+        at: event.at,
+        failure: event.state === 'failed' ? failureOf(event.status, event.reason, event.local) : undefined,
+        recipient: event.recipient === undefined ? undefined : peerKey(event.recipient),
+      });
     }
   }
 
@@ -511,6 +684,37 @@ export class SipChatClient implements ChatClient {
 }
 
 // ---- mapping ----------------------------------------------------------------------------------------------------
+
+/** ChatSessions that hands the pager's message states to `tap` as they pass (Conversations keeps only its own). */
+class TappedChatSessions extends ChatSessions {
+  readonly #tap: (event: Extract<ChatSessionsEvent, { type: 'message-state' }>) => void;
+
+  constructor(
+    options: ConstructorParameters<typeof ChatSessions>[0],
+    tap: (event: Extract<ChatSessionsEvent, { type: 'message-state' }>) => void,
+  ) {
+    super(options);
+    this.#tap = tap;
+  }
+
+  override takeEvents(): ChatSessionsEvent[] {
+    const events = super.takeEvents();
+    for (const event of events)
+      if (event.type === 'message-state' && !('sessionId' in event)) this.#tap(event);
+    return events;
+  }
+}
+
+/** RFC 7977 §4: the relay's MSRP URI is the gateway's host and port, transport `ws` (RFC 4976 AUTH goes there). */
+function relayUriOf(url: string): string {
+  const parsed = new URL(url);
+  const port = parsed.port || (parsed.protocol === 'wss:' ? '443' : '80');
+  return `${parsed.protocol === 'wss:' ? 'msrps' : 'msrp'}://${parsed.hostname}:${port};ws`;
+}
+
+function isOver(state: MessageState): boolean {
+  return state === 'failed' || state === 'expired' || state === 'displayed';
+}
 
 /** The banner's state from the transport's and the registration's (see the file comment). */
 function connectionOf(session: Session): ChatConnectionState {

@@ -52,6 +52,8 @@ export const useMessagesStore = defineStore('messages', () => {
   /** message id → conversation id, for every message in memory */
   const where = new Map<string, string>();
   const loads = new Map<string, Promise<void>>();
+  /** conversation id → its incoming messages still `delivered` (not seen yet): markSeen touches only these */
+  const unseen = new Map<string, Set<string>>();
   const focus = shallowRef<MessageFocus | undefined>();
   let focusSeq = 0;
   let incoming: Promise<void> = Promise.resolve();
@@ -80,8 +82,17 @@ export const useMessagesStore = defineStore('messages', () => {
     return undefined;
   }
 
+  function trackSeen(message: ChatMessage): void {
+    let ids = unseen.get(message.conversationId);
+    if (message.direction === 'in' && message.state === 'delivered') {
+      if (!ids) unseen.set(message.conversationId, (ids = new Set()));
+      ids.add(message.id);
+    } else ids?.delete(message.id);
+  }
+
   /** Inserts (in time order; usually at the end) or replaces a message in memory. */
   function put(message: ChatMessage): void {
+    trackSeen(message);
     const list = mutable(message.conversationId);
     if (where.has(message.id)) {
       for (let i = list.length - 1; i >= 0; i--) {
@@ -114,7 +125,11 @@ export const useMessagesStore = defineStore('messages', () => {
         const live = new Map(list.map((m) => [m.id, m]));
         const merged = stored.filter((m) => !live.has(m.id)).concat(list);
         merged.sort((a, b) => a.at - b.at);
-        for (const message of merged) where.set(message.id, conversationId);
+        unseen.delete(conversationId);
+        for (const message of merged) {
+          where.set(message.id, conversationId);
+          trackSeen(message);
+        }
         replaceAll(list, merged);
       })();
       loads.set(conversationId, loading);
@@ -285,16 +300,22 @@ export const useMessagesStore = defineStore('messages', () => {
    */
   function markSeen(conversationId: string): void {
     const list = mutable(conversationId);
+    const pending = unseen.get(conversationId);
     const notify: string[] = [];
     const now = services.now();
-    for (let i = 0; i < list.length; i++) {
+    // Only what was not seen yet is touched, newest first (usually the last few messages of a long history).
+    for (let i = list.length - 1; i >= 0 && pending !== undefined && pending.size > 0; i--) {
       const message = list[i];
-      if (!message || message.direction !== 'in' || message.state !== 'delivered') continue;
+      if (!message || !pending.has(message.id)) continue;
+      pending.delete(message.id);
+      if (message.direction !== 'in' || message.state !== 'delivered') continue;
       const seen: ChatMessage = { ...message, state: 'displayed', stateAt: now };
       list[i] = seen;
       save(seen);
       if (message.wantsDisplayed) notify.push(message.id);
     }
+    pending?.clear();
+    notify.reverse();
     if (notify.length > 0 && services.client.address !== undefined) services.client.markDisplayed(notify);
     useConversationsStore(pinia).clearUnread(conversationId);
   }
@@ -309,6 +330,7 @@ export const useMessagesStore = defineStore('messages', () => {
     for (const list of lists.values()) list.splice(0);
     where.clear();
     loads.clear();
+    unseen.clear();
     focus.value = undefined;
   }
 
