@@ -19,8 +19,8 @@ import type { Logger } from 'pino';
 import type { RawData, WebSocket, WebSocketServer } from 'ws';
 
 import type { GatewayMetrics } from '../metrics.ts';
-import { refuseUpgrade, type UpgradeService } from '../net/http-server.ts';
-import { PerIpLimit, normalizeHost, pingSweep, subprotocolServer, toBuffer } from '../net/ws-common.ts';
+import type { UpgradeService } from '../net/http-server.ts';
+import { PerIpLimit, pingSweep, subprotocolServer, toBuffer, upgradeWithinLimit } from '../net/ws-common.ts';
 import type { RelayCloseCause, RelayLink } from './msrp-relay.ts';
 
 export interface WsMsrpLimits {
@@ -199,32 +199,29 @@ export class WsMsrpService implements UpgradeService {
   }
 
   handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
-    const host = normalizeHost(request.socket.remoteAddress);
-    const port = request.socket.remotePort ?? 0;
-    const release = this.#perIp.admit(host);
-    if (release === undefined) {
-      this.#o.metrics.rejectedUpgrades.inc({ reason: 'per-ip-limit' });
-      this.#o.log.info(
-        { remote: host, open: this.#perIp.count(host) },
-        'msrp upgrade refused: per-IP connection limit',
-      );
-      refuseUpgrade(socket, 503, 'Service Unavailable', { 'Retry-After': '30' });
-      return;
-    }
-    socket.once('close', release);
-    this.#wss.handleUpgrade(request, socket, head, (ws: AdoptedWebSocket) => {
-      socket.removeListener('close', release);
-      const maxBody = this.limits.maxMessageBytes - (this.#o.headRoom ?? 16384);
-      const link = new WsLink(this.#o.nextId(), ws, host, port, Math.max(1024, maxBody), this, release);
-      ws[CONNECTION] = link;
-      this.#links.set(link.id, link);
-      const listeners = this.#listeners;
-      ws.on('pong', listeners.pong);
-      ws.on('message', listeners.message);
-      ws.on('error', listeners.error);
-      ws.on('close', listeners.close);
-      this.handlers.open(link);
-    });
+    upgradeWithinLimit(
+      this.#wss,
+      this.#perIp,
+      { request, socket, head },
+      (host, open) => {
+        this.#o.metrics.rejectedUpgrades.inc({ reason: 'per-ip-limit' });
+        this.#o.log.info({ remote: host, open }, 'msrp upgrade refused: per-IP connection limit');
+      },
+      (adopted, host, port, release) => this.#adopt(adopted, host, port, release),
+    );
+  }
+
+  #adopt(ws: AdoptedWebSocket, host: string, port: number, release: () => void): void {
+    const maxBody = this.limits.maxMessageBytes - (this.#o.headRoom ?? 16384);
+    const link = new WsLink(this.#o.nextId(), ws, host, port, Math.max(1024, maxBody), this, release);
+    ws[CONNECTION] = link;
+    this.#links.set(link.id, link);
+    const listeners = this.#listeners;
+    ws.on('pong', listeners.pong);
+    ws.on('message', listeners.message);
+    ws.on('error', listeners.error);
+    ws.on('close', listeners.close);
+    this.handlers.open(link);
   }
 
   /** A peer that lets its buffer overflow: closed with 1013 (RFC 6455 Try Again Later). */

@@ -3,7 +3,12 @@
  * gateway/msrp/ws-msrp-service.ts) share: the server for one subprotocol, the per-IP connection limit, the
  * ping sweep that drops dead peers, and frame decoding.
  */
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+
+import { refuseUpgrade } from './http-server.ts';
 
 /** A WebSocketServer for one subprotocol (the HTTP server already checked that it is offered), no compression. */
 export function subprotocolServer(protocol: string, maxPayload: number): WebSocketServer {
@@ -40,6 +45,33 @@ export class PerIpLimit {
       else this.#open.set(host, left);
     };
   }
+}
+
+/**
+ * Completes a WebSocket handshake within the per-IP limit (503 + Retry-After above it, after `refused` is told).
+ * The place is given back when the socket closes before the handshake ends; after, `adopt` owns `release`.
+ */
+export function upgradeWithinLimit(
+  wss: WebSocketServer,
+  perIp: PerIpLimit,
+  upgrade: { readonly request: IncomingMessage; readonly socket: Duplex; readonly head: Buffer },
+  refused: (host: string, open: number) => void,
+  adopt: (ws: WebSocket, host: string, port: number, release: () => void) => void,
+): void {
+  const { request, socket, head } = upgrade;
+  const host = normalizeHost(request.socket.remoteAddress);
+  const port = request.socket.remotePort ?? 0;
+  const release = perIp.admit(host);
+  if (release === undefined) {
+    refused(host, perIp.count(host));
+    refuseUpgrade(socket, 503, 'Service Unavailable', { 'Retry-After': '30' });
+    return;
+  }
+  socket.once('close', release);
+  wss.handleUpgrade(request, socket, head, (ws) => {
+    socket.removeListener('close', release);
+    adopt(ws, host, port, release);
+  });
 }
 
 /**

@@ -32,8 +32,8 @@ import {
 } from '../../web/src/sip/index.ts';
 import { answerUnparseable, looksLikeSip } from '../edge/bad-message.ts';
 import type { GatewayMetrics } from '../metrics.ts';
-import { refuseUpgrade, type UpgradeService } from './http-server.ts';
-import { PerIpLimit, normalizeHost, pingSweep, subprotocolServer, toBuffer } from './ws-common.ts';
+import type { UpgradeService } from './http-server.ts';
+import { PerIpLimit, pingSweep, subprotocolServer, toBuffer, upgradeWithinLimit } from './ws-common.ts';
 import { MessageRateLimiter } from './rate-limiter.ts';
 
 export interface WsLimits {
@@ -216,28 +216,23 @@ export class WsSipService implements UpgradeService {
   }
 
   handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
-    const host = normalizeHost(request.socket.remoteAddress);
-    const port = request.socket.remotePort ?? 0;
-    const release = this.#perIp.admit(host);
-    if (release === undefined) {
-      this.#o.metrics.rejectedUpgrades.inc({ reason: 'per-ip-limit' });
-      this.#o.log.info(
-        { remote: host, open: this.#perIp.count(host) },
-        'upgrade refused: per-IP connection limit',
-      );
-      refuseUpgrade(socket, 503, 'Service Unavailable', { 'Retry-After': '30' });
-      return;
-    }
-    // Until the WebSocket exists, the socket's close gives the place back; after, the WebSocket's close does.
-    socket.once('close', release);
-    this.#wss.handleUpgrade(request, socket, head, (ws) => {
-      if (ws.protocol !== 'sip') {
-        ws.close(CLOSE.protocolError, 'subprotocol sip required');
-        return;
-      }
-      socket.removeListener('close', release);
-      this.#adopt(ws, host, port, release);
-    });
+    upgradeWithinLimit(
+      this.#wss,
+      this.#perIp,
+      { request, socket, head },
+      (host, open) => {
+        this.#o.metrics.rejectedUpgrades.inc({ reason: 'per-ip-limit' });
+        this.#o.log.info({ remote: host, open }, 'upgrade refused: per-IP connection limit');
+      },
+      (ws, host, port, release) => {
+        if (ws.protocol !== 'sip') {
+          ws.once('close', release);
+          ws.close(CLOSE.protocolError, 'subprotocol sip required');
+          return;
+        }
+        this.#adopt(ws, host, port, release);
+      },
+    );
   }
 
   /** Closes every connection with `code` (1001 Going Away at shutdown). */
