@@ -52,6 +52,8 @@ const envNumber = (name: string, fallback: number): number => {
 };
 
 const MB = envNumber('BENCH_MSRP_MB', 100);
+/** Extra node flags for every child (experiments, e.g. `--cpu-prof --cpu-prof-dir=DIR`); none by default. */
+const NODE_FLAGS = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter((f) => f !== '');
 const SIZE = MB * 1024 * 1024;
 const ROUNDS = envNumber('BENCH_ROUNDS', 3);
 const CHUNK_BIG = 1 << 20;
@@ -273,10 +275,14 @@ interface Child {
 
 /** `timeout … node ARGS` in its own process group, with IPC; the node process is found under timeout(1). */
 async function spawnNode(name: string, args: readonly string[]): Promise<Child> {
-  const proc = spawn('timeout', ['--kill-after=5', String(CHILD_MAX_SECONDS), process.execPath, ...args], {
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-  });
+  const proc = spawn(
+    'timeout',
+    ['--kill-after=5', String(CHILD_MAX_SECONDS), process.execPath, ...NODE_FLAGS, ...args],
+    {
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    },
+  );
   if (proc.pid === undefined) throw new Error(`${name}: spawn failed`);
   const group = proc.pid;
   groups.add(group);
@@ -734,6 +740,8 @@ async function main(): Promise<void> {
 
 const roleIndex = process.argv.indexOf('--role');
 const role = roleIndex === -1 ? undefined : process.argv[roleIndex + 1];
+// A child ends normally on SIGTERM, so that profiles asked for with BENCH_NODE_FLAGS are written.
+if (role !== undefined) process.on('SIGTERM', () => process.exit(0));
 if (role === 'sender') senderRole();
 else if (role === 'receiver') receiverRole();
 else if (role === 'raw') rawRole();

@@ -454,7 +454,10 @@ export function findEndLine(
   id: Uint8Array,
 ): { at: number; flag: MsrpFlag; next: number; safe: number } {
   const need = 2 + 7 + id.length + 1 + 2;
-  for (let c = data.indexOf(13, from); c >= 0 && c < len; c = data.indexOf(13, c + 1)) {
+  // A framer's buffer is larger than what it holds: search only [0, len), never the spare capacity behind it
+  // (scanning that on every push made a big chunk quadratic).
+  const bytes = data.length > len ? data.subarray(0, len) : data;
+  for (let c = bytes.indexOf(13, from); c >= 0; c = bytes.indexOf(13, c + 1)) {
     if (c + need > len) return { at: -1, flag: '$', next: 0, safe: c };
     if (data[c + 1] !== 10) continue;
     let i = c + 2;
