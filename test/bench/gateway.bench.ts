@@ -38,7 +38,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { get as httpGet } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -50,6 +50,19 @@ import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { startKamailio, type Kamailio } from '../support/kamailio.ts';
 import { requireTool } from '../support/require-tool.ts';
 import { describeSipp, startSippUas, type SippUas } from '../support/sipp.ts';
+import {
+  CLK_TCK,
+  allPids,
+  cpuTicks,
+  groupPids,
+  killGroup,
+  median,
+  pssKb,
+  readStat,
+  statusKb,
+  sumKb,
+  systemTicks,
+} from './support/proc.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const RESULTS_FILE = path.join(REPO_ROOT, 'test/bench/results/gateway.json');
@@ -441,88 +454,6 @@ function rawForwarder(uasPort: number): void {
 // ---------------------------------------------------------------------------------------------------------
 // /proc: CPU and memory of a process (or of every process of a group)
 
-const CLK_TCK = 100;
-
-interface ProcStat {
-  pid: number;
-  comm: string;
-  ppid: number;
-  pgrp: number;
-  /** utime + stime */
-  ticks: number;
-  systemTicks: number;
-}
-
-function readStat(pid: number): ProcStat | undefined {
-  let text: string;
-  try {
-    text = readFileSync(`/proc/${pid}/stat`, 'latin1');
-  } catch {
-    return undefined;
-  }
-  const open = text.indexOf('(');
-  const close = text.lastIndexOf(')');
-  const rest = text.slice(close + 2).split(' ');
-  // rest[0] = state (field 3): ppid 4, pgrp 5, utime 14, stime 15.
-  return {
-    pid,
-    comm: text.slice(open + 1, close),
-    ppid: Number(rest[1]),
-    pgrp: Number(rest[2]),
-    ticks: Number(rest[11]) + Number(rest[12]),
-    systemTicks: Number(rest[12]),
-  };
-}
-
-function allPids(): number[] {
-  return readdirSync('/proc')
-    .filter((name) => /^\d+$/.test(name))
-    .map(Number);
-}
-
-/** The processes of group `pgrp` whose command is `comm`. */
-function groupPids(pgrp: number, comm: string): number[] {
-  const out: number[] = [];
-  for (const pid of allPids()) {
-    const stat = readStat(pid);
-    if (stat !== undefined && stat.pgrp === pgrp && stat.comm === comm) out.push(pid);
-  }
-  return out;
-}
-
-function cpuTicks(pids: readonly number[]): number {
-  let sum = 0;
-  for (const pid of pids) sum += readStat(pid)?.ticks ?? 0;
-  return sum;
-}
-
-function systemTicks(pids: readonly number[]): number {
-  let sum = 0;
-  for (const pid of pids) sum += readStat(pid)?.systemTicks ?? 0;
-  return sum;
-}
-
-/** A field of /proc/PID/status in kB (VmRSS, VmHWM, …); 0 when the process is gone. */
-function statusKb(pid: number, field: string): number {
-  try {
-    const text = readFileSync(`/proc/${pid}/status`, 'latin1');
-    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text);
-    return m === null ? 0 : Number(m[1]);
-  } catch {
-    return 0;
-  }
-}
-
-/** Proportional set size in kB (shared pages divided among their sharers). */
-function pssKb(pid: number): number {
-  try {
-    const m = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'latin1'));
-    return m === null ? 0 : Number(m[1]);
-  } catch {
-    return 0;
-  }
-}
-
 function openFilesLimit(pid: number): string {
   try {
     const m = /^Max open files\s+(\S+)\s+(\S+)/m.exec(readFileSync(`/proc/${pid}/limits`, 'latin1'));
@@ -533,7 +464,6 @@ function openFilesLimit(pid: number): string {
 }
 
 const sum = (values: readonly number[]): number => values.reduce((a, b) => a + b, 0);
-const sumKb = (pids: readonly number[], f: (pid: number) => number): number => sum(pids.map(f));
 
 // ---------------------------------------------------------------------------------------------------------
 // Children of the bench
@@ -655,14 +585,6 @@ async function spawnNode(name: string, args: readonly string[], ipc = false): Pr
       await Promise.race([exitedPromise, delay(2000)]);
     },
   };
-}
-
-function killGroup(pgrp: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pgrp, signal);
-  } catch {
-    // Already gone.
-  }
 }
 
 class LoadGenerator {
@@ -979,12 +901,6 @@ async function measureRound(
     rssPeakMb: rssPeak / 1024,
     pssPeakMb: pssPeak / 1024,
   };
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 function summarize(relay: Relay, rounds: RoundResult[]): SetupReport {

@@ -27,7 +27,7 @@
  * Child roles (this file, bundled, run with `--role`): `sender`, `receiver`, `raw`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -40,6 +40,18 @@ import { startKamailio, type Kamailio } from '../support/kamailio.ts';
 import { MsrpTcpPeer } from '../support/msrp-tcp-peer.ts';
 import { MsrpWsClient } from '../support/msrp-ws-client.ts';
 import { requireTool } from '../support/require-tool.ts';
+import {
+  CLK_TCK,
+  allPids,
+  cpuTicks,
+  groupPids,
+  killGroup,
+  median,
+  pssKb,
+  readStat,
+  statusKb,
+  sumKb,
+} from './support/proc.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const RESULTS_FILE = path.join(REPO_ROOT, 'test/bench/results/msrp.json');
@@ -192,74 +204,11 @@ function rawRole(): void {
 // ---------------------------------------------------------------------------------------------------------
 // /proc
 
-const CLK_TCK = 100;
-
-function readStat(pid: number): { ppid: number; pgrp: number; comm: string; ticks: number } | undefined {
-  let text: string;
-  try {
-    text = readFileSync(`/proc/${pid}/stat`, 'latin1');
-  } catch {
-    return undefined;
-  }
-  const close = text.lastIndexOf(')');
-  const rest = text.slice(close + 2).split(' ');
-  return {
-    comm: text.slice(text.indexOf('(') + 1, close),
-    ppid: Number(rest[1]),
-    pgrp: Number(rest[2]),
-    ticks: Number(rest[11]) + Number(rest[12]),
-  };
-}
-
-const allPids = (): number[] =>
-  readdirSync('/proc')
-    .filter((n) => /^\d+$/.test(n))
-    .map(Number);
-
-function groupPids(pgrp: number, comm: string): number[] {
-  return allPids().filter((pid) => {
-    const s = readStat(pid);
-    return s !== undefined && s.pgrp === pgrp && s.comm === comm;
-  });
-}
-
-const cpuTicks = (pids: readonly number[]): number =>
-  pids.reduce((a, pid) => a + (readStat(pid)?.ticks ?? 0), 0);
-
-function statusKb(pid: number, field: string): number {
-  try {
-    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'latin1'));
-    return m === null ? 0 : Number(m[1]);
-  } catch {
-    return 0;
-  }
-}
-
-function pssKb(pid: number): number {
-  try {
-    const m = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'latin1'));
-    return m === null ? 0 : Number(m[1]);
-  } catch {
-    return 0;
-  }
-}
-
-const sumKb = (pids: readonly number[], f: (pid: number) => number): number =>
-  pids.reduce((a, p) => a + f(p), 0);
-
 // ---------------------------------------------------------------------------------------------------------
 // Children
 
 const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 const groups = new Set<number>();
-
-function killGroup(pgrp: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pgrp, signal);
-  } catch {
-    // gone
-  }
-}
 
 interface Child {
   readonly name: string;
@@ -591,12 +540,6 @@ interface SetupReport {
   rssPeakMb: number;
   pssPeakMb: number;
   vmHwmMb: number | null;
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 async function main(): Promise<void> {
