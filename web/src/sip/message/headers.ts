@@ -439,6 +439,9 @@ export class SipHeaders implements Iterable<HeaderField> {
     if (v === undefined) {
       v = parseField(type, this.#fields[i] as HeaderField, this.#lazy);
       parsed[i] = v === undefined ? NONE : v;
+      // Keep the latest value of each type alive (see RESIDENT in parser.ts: V8 drops optimised code whose
+      // object shapes die in a GC; values of headers a message may lack would otherwise die with it).
+      RESIDENT_VALUES[type.ord] = v;
     }
     return v === NONE ? undefined : v;
   }
@@ -477,15 +480,17 @@ export class SipHeaders implements Iterable<HeaderField> {
     const cached = this.#lists?.get(type);
     if (cached !== undefined) return cached as V[];
     const fields = this.#fields;
-    let out: unknown[] = [];
+    let out: unknown[] | undefined;
     let count = 0;
     for (let i = 0; i < fields.length; i++) {
       if (typeOf(fields[i] as HeaderField) !== type) continue;
       const v = this.#parseAt(i, type);
       const values = type.list ? (v as unknown[]) : [v];
       // One field: its own parsed array (cached with the field); more: one concatenation, cached here.
-      out = count++ === 0 ? values : out.concat(values);
+      out = out === undefined ? values : out.concat(values);
+      count++;
     }
+    if (out === undefined) return [];
     if (count > 1) (this.#lists ??= new Map()).set(type, out);
     return out as V[];
   }
@@ -513,6 +518,9 @@ export class SipHeaders implements Iterable<HeaderField> {
 function typeOf(f: HeaderField): HeaderType | undefined {
   return f.type !== undefined ? f.type : f.key.length > 0 ? HEADER_TYPES.get(f.key) : undefined;
 }
+
+/** The latest parsed value of each header type, by `ord`. */
+const RESIDENT_VALUES: unknown[] = [];
 
 /** Marks a field whose typed value is `undefined` (a Date in another zone) as already parsed. */
 const NONE = Symbol('none');

@@ -27,6 +27,10 @@ import type {
 export type SipBody = Uint8Array;
 const EMPTY = new Uint8Array(0);
 
+let textBodies = 0;
+/** A recent TextBody, kept alive (see the constructor). */
+const RESIDENT_TEXT_BODY: TextBody[] = [];
+
 /**
  * A body that arrived as text (a WebSocket text frame): kept as the string and encoded to bytes only when the
  * bytes are asked for. The parser has already checked its UTF-8 length against Content-Length.
@@ -35,7 +39,10 @@ export class TextBody {
   constructor(
     readonly text: string,
     readonly byteLength: number,
-  ) {}
+  ) {
+    // Keep a recent one alive, so V8 keeps the optimised code built for its shape (see parser.ts RESIDENT).
+    if ((++textBodies & 255) === 0 || RESIDENT_TEXT_BODY.length === 0) RESIDENT_TEXT_BODY[0] = this;
+  }
 }
 
 abstract class SipMessageBase {

@@ -70,6 +70,36 @@ export class ParamMap implements ReadonlyMap<string, string | null> {
   }
 }
 
+/**
+ * Parameters being parsed go into one shared scratch array and leave it as an exact-size copy: an array grown
+ * by push reserves room for 17 entries, most of it never used, and parsed messages hold thousands of these.
+ * Callers do not nest (a parameter value never holds parameters): reset, set…, take.
+ */
+const scratch: (string | null)[] = [];
+let scratchLength = 0;
+
+export function resetParams(): void {
+  scratchLength = 0;
+}
+
+/** Append or replace a name among the parameters being parsed. */
+export function setParam(name: string, value: string | null): void {
+  for (let i = 0; i < scratchLength; i += 2) {
+    if (scratch[i] === name) {
+      scratch[i + 1] = value;
+      return;
+    }
+  }
+  scratch[scratchLength] = name;
+  scratch[scratchLength + 1] = value;
+  scratchLength += 2;
+}
+
+/** The parameters parsed since resetParams(), as a ParamMap of their own. */
+export function takeParams(): ParamMap {
+  return scratchLength === 0 ? ParamMap.EMPTY : new ParamMap(scratch.slice(0, scratchLength));
+}
+
 /** Append or replace a name in a flat parameter array being built. */
 export function setFlat(flat: (string | null)[], name: string, value: string | null): void {
   for (let i = 0; i < flat.length; i += 2) {

@@ -141,10 +141,7 @@ function build(
   options: ParseOptions,
   body: (contentLength: number | undefined) => Uint8Array | TextBody,
 ): SipMessage {
-  let lineEnd = head.indexOf('\r\n');
-  if (lineEnd < 0) lineEnd = head.length;
-  // RFC 3261 §7: every line ends with CRLF; a lone CR or LF is not SIP.
-  checkLineEnds(head);
+  const lineEnd = endOfLine(head, 0);
   const startLine = head.slice(0, lineEnd);
   const fields = parseFields(head, lineEnd);
   const lazy = options.lazy === true;
@@ -192,17 +189,21 @@ function build(
   if (msg.kind === 'request' && cseq.method !== msg.method)
     throw new ParseError(`CSeq method ${cseq.method} differs from ${msg.method}`, 0);
   if (!lazy) headers.validate();
+  const slot = (msg.kind === 'request' ? 0 : 2) + (lazy ? 1 : 0);
+  if ((++parsedCount & 255) === 0 || RESIDENT[slot] === undefined) keepResident(msg, slot);
   return msg;
 }
 
 /** Split the header lines after the start line, undoing folding. */
 function parseFields(head: string, pos: number): HeaderField[] {
-  const fields: HeaderField[] = [];
+  // Fields are gathered in a shared scratch array and leave as an exact-size copy (a pushed-to array keeps
+  // spare room for the life of the message).
+  const fields = FIELDS;
+  let count = 0;
   const len = head.length;
   while (pos < len) {
     pos += 2; // the CRLF that ended the previous line
-    let end = head.indexOf('\r\n', pos);
-    if (end < 0) end = len;
+    let end = endOfLine(head, pos);
     const c0 = head.charCodeAt(pos);
     // Continuation lines are consumed with their header below; one here has no header to continue.
     if (c0 === 0x20 || c0 === 0x09) throw new ParseError('continuation line before any header', pos);
@@ -227,8 +228,7 @@ function parseFields(head: string, pos: number): HeaderField[] {
     // RFC 3261 §7.3.1: a line starting with whitespace continues the header; the fold becomes one SP.
     // (Reads stay inside the string: an out-of-bounds charCodeAt makes V8 drop its optimised code.)
     while (end + 2 < len && (head.charCodeAt(end + 2) === 0x20 || head.charCodeAt(end + 2) === 0x09)) {
-      let next = head.indexOf('\r\n', end + 2);
-      if (next < 0) next = len;
+      const next = endOfLine(head, end + 2);
       const more = head.slice(end + 2, next).trim();
       if (more !== '') value = value === '' ? more : value.trimEnd() + ' ' + more;
       end = next;
@@ -237,17 +237,26 @@ function parseFields(head: string, pos: number): HeaderField[] {
       const last = value.charCodeAt(value.length - 1);
       if (last === 0x20 || last === 0x09) value = value.trimEnd();
     }
-    fields.push({ name: info[0], key: info[1], value, offset: vs, type: info[2] });
+    fields[count++] = { name: info[0], key: info[1], value, offset: vs, type: info[2] };
     pos = end;
   }
-  return fields;
+  return fields.slice(0, count);
 }
+const FIELDS: HeaderField[] = [];
 
-function checkLineEnds(head: string): void {
-  for (let i = head.indexOf('\n'); i >= 0; i = head.indexOf('\n', i + 1))
-    if (head.charCodeAt(i - 1) !== 13) throw new ParseError('bare LF in the header section', i);
-  for (let i = head.indexOf('\r'); i >= 0; i = head.indexOf('\r', i + 1))
-    if (head.charCodeAt(i + 1) !== 10) throw new ParseError('bare CR in the header section', i);
+/**
+ * The end of the line starting at `pos`: the index of its CR, or the end of the header section for the last
+ * line. RFC 3261 §7: every line ends with CRLF; a lone CR or LF in the header section is not SIP.
+ */
+function endOfLine(head: string, pos: number): number {
+  const len = head.length;
+  let cr = head.indexOf('\r', pos);
+  if (cr < 0) cr = len;
+  else if (cr + 1 >= len || head.charCodeAt(cr + 1) !== 10)
+    throw new ParseError('bare CR in the header section', cr);
+  const lf = head.indexOf('\n', pos);
+  if (lf >= 0 && lf < cr) throw new ParseError('bare LF in the header section', lf);
+  return cr;
 }
 
 // RFC 3261 §7.1: Request-Line = Method SP Request-URI SP SIP-Version CRLF (exactly one SP each; RFC 4475
@@ -284,4 +293,28 @@ function checkVersion(v: string, offset: number): void {
   if (v === 'SIP/2.0' || v.toUpperCase() === 'SIP/2.0') return;
   if (/^SIP\/\d+\.\d+$/i.test(v)) throw new ParseError(`unsupported version ${v}`, offset, 505);
   throw new ParseError(`bad SIP version "${v}"`, offset);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Resident shapes
+
+/**
+ * Stand-ins for recently parsed messages kept alive, one per kind and depth, refreshed every 256th parse (with
+ * a recent Scanner, TextBody and value of each header type, kept likewise in their files). V8's optimised code
+ * holds the object shapes ("maps") it was specialised for only weakly: a full GC at a moment when no
+ * object of some shape is alive (an idle gateway, a benchmark's gc()) frees that shape and discards every
+ * optimised function that relied on it; the parser then runs unoptimised until recompiled (measured: 2–3×
+ * slower per message for about half a second, plus the compiler's CPU time). Objects made by the current code
+ * carry its current shapes, so keeping a few of them keeps the code.
+ */
+const RESIDENT: (SipMessage | undefined)[] = [undefined, undefined, undefined, undefined];
+let parsedCount = 0;
+
+function keepResident(msg: SipMessage, slot: number): void {
+  // A stand-in sharing the headers but not the body (nor the message object: callers may count on it being
+  // collected; a transaction that drops its request expects the request gone).
+  RESIDENT[slot] =
+    msg.kind === 'request'
+      ? new SipRequest(msg.method, msg.uri, msg.headers, new TextBody('', 0))
+      : new SipResponse(msg.status, msg.reason, msg.headers, new TextBody('', 0));
 }

@@ -5,16 +5,23 @@
  */
 import { ParseError } from '../errors.ts';
 import { TOKEN } from './chars.ts';
-import { ParamMap, setFlat } from './param-map.ts';
+import { ParamMap, resetParams, setParam, takeParams } from './param-map.ts';
 
 export type Params = ParamMap;
+
+let scanners = 0;
+/** A recent Scanner, kept alive (see the constructor). */
+const RESIDENT_SCANNER: Scanner[] = [];
 
 export class Scanner {
   i = 0;
   constructor(
     readonly s: string,
     readonly base = 0,
-  ) {}
+  ) {
+    // Keep a recent Scanner alive, so V8 keeps the optimised code built for its shape (see parser.ts RESIDENT).
+    if ((++scanners & 1023) === 0 || RESIDENT_SCANNER.length === 0) RESIDENT_SCANNER[0] = this;
+  }
 
   fail(reason: string, at = this.i): never {
     throw new ParseError(reason, this.base + at);
@@ -125,18 +132,19 @@ export class Scanner {
    * Names are lowercased (they compare case-insensitively); values are kept as written, quotes included.
    */
   params(): ParamMap {
-    let flat: (string | null)[] | undefined;
+    this.ws();
+    if (this.i >= this.s.length || this.s.charCodeAt(this.i) !== 0x3b) return ParamMap.EMPTY;
+    resetParams();
     for (;;) {
       this.ws();
-      if (this.i >= this.s.length || this.s.charCodeAt(this.i) !== 0x3b)
-        return flat === undefined ? ParamMap.EMPTY : new ParamMap(flat);
+      if (this.i >= this.s.length || this.s.charCodeAt(this.i) !== 0x3b) return takeParams();
       this.i++;
       this.ws();
       const name = this.token('parameter name').toLowerCase();
       let value: string | null = null;
       // RFC 3261 §20.42: via-received = "received" EQUAL (IPv4address / IPv6address), the IPv6 form bare.
       if (this.eat(0x3d)) value = name === 'received' ? this.addressValue() : this.genValue();
-      setFlat((flat ??= []), name, value);
+      setParam(name, value);
     }
   }
 

@@ -6,7 +6,7 @@
  * (so `toString()` re-emits what came in) and decoded for comparison (RFC 3261 §19.1.4).
  */
 import { ParseError } from '../errors.ts';
-import { ParamMap, setFlat } from './param-map.ts';
+import { ParamMap, resetParams, setParam, takeParams } from './param-map.ts';
 import { HOSTCHAR, HNVCHAR, PARAMCHAR, PASSWORD, URIC, USER, isEscapedOf, isHex, unescape } from './chars.ts';
 
 export type UriParams = ParamMap;
@@ -38,25 +38,47 @@ interface ParsedUri {
 }
 
 const LAZY = Symbol('lazy');
+const PARSED = Symbol('parsed');
 
-/** Parts in their final shape (the parsers build these directly; no second copy). */
-class ParsedParts implements ParsedUri {
-  constructor(
-    readonly scheme: string,
-    readonly user: string | undefined,
-    readonly password: string | undefined,
-    readonly host: string,
-    readonly port: number | undefined,
-    readonly params: ParamMap,
-    readonly headers: ReadonlyMap<string, string>,
-    readonly opaque: string | undefined,
-  ) {}
+/**
+ * The one object every URI parser leaves its parts in, reused: the Uri being built copies them at once, so a
+ * parsed URI is one object rather than a Uri holding a parts object.
+ */
+const OUT: ParsedUri = {
+  scheme: '',
+  user: undefined,
+  password: undefined,
+  host: '',
+  port: undefined,
+  params: ParamMap.EMPTY,
+  headers: EMPTY_HEADERS,
+  opaque: undefined,
+};
+
+function setOut(
+  scheme: string,
+  user: string | undefined,
+  password: string | undefined,
+  host: string,
+  port: number | undefined,
+  params: ParamMap,
+  headers: ReadonlyMap<string, string>,
+  opaque: string | undefined,
+): ParsedUri {
+  OUT.scheme = scheme;
+  OUT.user = user;
+  OUT.password = password;
+  OUT.host = host;
+  OUT.port = port;
+  OUT.params = params;
+  OUT.headers = headers;
+  OUT.opaque = opaque;
+  return OUT;
 }
 
 function normalizeParts(parts: UriParts): ParsedUri {
-  if (parts instanceof ParsedParts) return parts;
   const p = parts.params;
-  return new ParsedParts(
+  return setOut(
     lowerScheme(parts.scheme),
     parts.user,
     parts.password,
@@ -73,15 +95,26 @@ function lowerScheme(scheme: string): string {
 }
 
 export class Uri {
-  /** the parts; undefined until first use for a URI made by `Uri.lazy` */
-  #p: ParsedUri | undefined;
   #text: string | undefined;
   readonly #base: number;
+  /** false until first use for a URI made by `Uri.lazy` */
+  #parsed: boolean;
+  #scheme = '';
+  #user: string | undefined = undefined;
+  #password: string | undefined = undefined;
+  #host = '';
+  #port: number | undefined = undefined;
+  #params: ParamMap = ParamMap.EMPTY;
+  #headers: ReadonlyMap<string, string> = EMPTY_HEADERS;
+  #opaque: string | undefined = undefined;
 
-  constructor(parts: UriParts | typeof LAZY, text?: string, base = 0) {
+  /** `parts`: the parts of a new URI (PARSED: those a parser has just left in OUT). */
+  constructor(parts: UriParts | typeof LAZY | typeof PARSED, text?: string, base = 0) {
     this.#text = text;
     this.#base = base;
-    if (parts !== LAZY) this.#p = parts instanceof ParsedParts ? parts : normalizeParts(parts);
+    this.#parsed = parts !== LAZY;
+    if (parts === LAZY) return;
+    this.#take(parts === PARSED ? OUT : normalizeParts(parts));
   }
 
   /**
@@ -92,33 +125,53 @@ export class Uri {
     return new Uri(LAZY, text, base);
   }
 
-  get #parts(): ParsedUri {
-    return (this.#p ??= parseUriParts(this.#text ?? '', this.#base));
+  #take(p: ParsedUri): void {
+    this.#scheme = p.scheme;
+    this.#user = p.user;
+    this.#password = p.password;
+    this.#host = p.host;
+    this.#port = p.port;
+    this.#params = p.params;
+    this.#headers = p.headers;
+    this.#opaque = p.opaque;
+  }
+
+  #parse(): void {
+    this.#take(parseUriParts(this.#text ?? '', this.#base));
+    this.#parsed = true;
   }
 
   get scheme(): string {
-    return this.#parts.scheme;
+    if (!this.#parsed) this.#parse();
+    return this.#scheme;
   }
   get user(): string | undefined {
-    return this.#parts.user;
+    if (!this.#parsed) this.#parse();
+    return this.#user;
   }
   get password(): string | undefined {
-    return this.#parts.password;
+    if (!this.#parsed) this.#parse();
+    return this.#password;
   }
   get host(): string {
-    return this.#parts.host;
+    if (!this.#parsed) this.#parse();
+    return this.#host;
   }
   get port(): number | undefined {
-    return this.#parts.port;
+    if (!this.#parsed) this.#parse();
+    return this.#port;
   }
   get params(): ParamMap {
-    return this.#parts.params;
+    if (!this.#parsed) this.#parse();
+    return this.#params;
   }
   get headers(): ReadonlyMap<string, string> {
-    return this.#parts.headers;
+    if (!this.#parsed) this.#parse();
+    return this.#headers;
   }
   get opaque(): string | undefined {
-    return this.#parts.opaque;
+    if (!this.#parsed) this.#parse();
+    return this.#opaque;
   }
 
   /** True for sip: and sips: URIs. */
@@ -225,7 +278,8 @@ function sameParam(a: string | null, b: string | null): boolean {
  * message, for error positions. Whitespace anywhere is an error (RFC 4475 §3.1.2.8).
  */
 export function parseUri(text: string, base = 0): Uri {
-  return new Uri(parseUriParts(text, base), text, base);
+  parseUriParts(text, base);
+  return new Uri(PARSED, text, base);
 }
 
 function parseUriParts(text: string, base: number): ParsedUri {
@@ -286,7 +340,7 @@ function parseSipUri(text: string, start: number, base: number): ParsedUri {
   const { host, port, end } = parseHostPort(text, i, base);
   const { params, headers } = parseParamsAndHeaders(text, end, base);
   const scheme = start === 4 ? 'sip' : start === 5 ? 'sips' : '';
-  return new ParsedParts(
+  return setOut(
     scheme || lowerScheme(text.slice(0, start - 1)),
     user,
     password,
@@ -361,8 +415,9 @@ function parseParamsAndHeaders(
   i: number,
   base: number,
 ): { params: UriParams; headers: ReadonlyMap<string, string> } {
-  let params: (string | null)[] | undefined;
+  let params = ParamMap.EMPTY;
   let headers: Map<string, string> | undefined;
+  if (i < text.length && text.charCodeAt(i) === 0x3b) resetParams();
   // uri-parameters = *( ";" uri-parameter ), uri-parameter = pname [ "=" pvalue ]
   while (i < text.length && text.charCodeAt(i) === 0x3b) {
     let end = i + 1;
@@ -377,8 +432,9 @@ function parseParamsAndHeaders(
       (value !== null && (value.length === 0 || !isEscapedOf(value, PARAMCHAR)))
     )
       throw new ParseError(`bad URI parameter "${clip(p)}"`, base + i);
-    setFlat((params ??= []), name.toLowerCase(), value);
+    setParam(name.toLowerCase(), value);
     i = end;
+    if (i >= text.length || text.charCodeAt(i) !== 0x3b) params = takeParams();
   }
   // headers = "?" header *( "&" header ), header = hname "=" hvalue
   if (i < text.length && text.charCodeAt(i) === 0x3f) {
@@ -394,7 +450,7 @@ function parseParamsAndHeaders(
   }
   if (i !== text.length) throw new ParseError(`unexpected "${clip(text.slice(i))}" in URI`, base + i);
   return {
-    params: params === undefined ? ParamMap.EMPTY : new ParamMap(params),
+    params,
     headers: headers ?? EMPTY_HEADERS,
   };
 }

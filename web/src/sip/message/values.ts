@@ -10,6 +10,15 @@ import { Uri, parseHostPort, parseUri, clip } from './uri.ts';
 
 // ---------------------------------------------------------------------------------------------- name-addr
 
+/**
+ * List parsers gather elements in a scratch array of their own and return an exact-size copy: an array grown
+ * by push keeps room for 17 elements for the life of the message. (They never nest, so one each is enough.)
+ */
+const NAME_ADDRS: NameAddr[] = [];
+const VIAS: Via[] = [];
+const TOKENS: string[] = [];
+const MEDIA_TYPES: MediaType[] = [];
+
 /** name-addr / addr-spec with header parameters: To, From, Contact, Route, Record-Route, Path, Refer-To … */
 export interface NameAddr {
   displayName?: string | undefined;
@@ -68,7 +77,8 @@ function nameAddr(sc: Scanner, lazy = false): NameAddr {
     sc.i = j;
   }
   const params = sc.params();
-  return displayName === undefined ? { uri, params } : { displayName, uri, params };
+  // One shape for every NameAddr (displayName present even when undefined): code reading them stays monomorphic.
+  return { displayName, uri, params };
 }
 
 function isTokenChar(c: number): boolean {
@@ -98,10 +108,11 @@ export function parseNameAddr(value: string, base = 0, lazy = false): NameAddr {
 
 export function parseNameAddrList(value: string, base = 0, lazy = false): NameAddr[] {
   const sc: Scanner = new Scanner(value, base);
-  const out: NameAddr[] = [];
-  do out.push(nameAddr(sc, lazy));
+  const out = NAME_ADDRS;
+  let n = 0;
+  do out[n++] = nameAddr(sc, lazy);
   while (sc.nextInList('name-addr'));
-  return out;
+  return out.slice(0, n);
 }
 
 /** name-addr text: display name quoted when present, URI always in < > (so its parameters stay its own). */
@@ -206,10 +217,11 @@ function upper(s: string): string {
 
 export function parseVia(value: string, base = 0): Via[] {
   const sc: Scanner = new Scanner(value, base);
-  const out: Via[] = [];
-  do out.push(via(sc));
+  const out = VIAS;
+  let n = 0;
+  do out[n++] = via(sc);
   while (sc.nextInList('Via'));
-  return out;
+  return out.slice(0, n);
 }
 
 export function formatVia(v: Via): string {
@@ -318,12 +330,13 @@ export function parseToken(value: string, base = 0): string {
 /** Comma list of tokens: Require, Supported, Unsupported, Proxy-Require, Allow, Allow-Events, Content-Encoding … */
 export function parseTokenList(value: string, base = 0): string[] {
   const sc: Scanner = new Scanner(value, base);
-  const out: string[] = [];
   sc.ws();
-  if (sc.done) return out; // an empty Supported/Allow is legal
-  do out.push(sc.token());
+  if (sc.done) return []; // an empty Supported/Allow is legal
+  const out = TOKENS;
+  let n = 0;
+  do out[n++] = sc.token();
   while (sc.nextInList('token list'));
-  return out;
+  return out.slice(0, n);
 }
 
 // ---------------------------------------------------------------------------------------------- media types
@@ -355,11 +368,12 @@ export function parseMediaType(value: string, base = 0): MediaType {
 export function parseMediaTypeList(value: string, base = 0): MediaType[] {
   const sc: Scanner = new Scanner(value, base);
   sc.ws();
-  const out: MediaType[] = [];
-  if (sc.done) return out;
-  do out.push(mediaType(sc));
+  if (sc.done) return [];
+  const out = MEDIA_TYPES;
+  let n = 0;
+  do out[n++] = mediaType(sc);
   while (sc.nextInList('media range'));
-  return out;
+  return out.slice(0, n);
 }
 
 export function formatMediaType(m: MediaType): string {
