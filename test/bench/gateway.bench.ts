@@ -63,29 +63,25 @@ import {
   sumKb,
   systemTicks,
 } from './support/proc.ts';
+import { delay, envNumber, printTable } from './support/report.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const RESULTS_FILE = path.join(REPO_ROOT, 'test/bench/results/gateway.json');
 const WORK_DIR = path.join(REPO_ROOT, '.tmp/bench-gateway');
 const KAMAILIO_RELAY_CFG = path.join(REPO_ROOT, 'test/bench/kamailio-relay.cfg');
 
-const env = (name: string, fallback: number): number => {
-  const v = Number(process.env[name]);
-  return Number.isFinite(v) && process.env[name] !== undefined && process.env[name] !== '' ? v : fallback;
-};
-
-const CLIENTS = env('BENCH_CLIENTS', 50);
-const ROUND_MS = env('BENCH_ROUND_MS', 5000);
+const CLIENTS = envNumber('BENCH_CLIENTS', 50);
+const ROUND_MS = envNumber('BENCH_ROUND_MS', 5000);
 /**
  * Long enough for the stateful relays to reach their steady transaction population: a completed UDP client
  * transaction lives Timer K = 5 s in the gateway, Kamailio keeps a finished one wt_timer = 5 s. A shorter warm-up
  * measures the gateway with a small heap, which flatters it.
  */
-const WARMUP_MS = env('BENCH_WARMUP_MS', 6000);
+const WARMUP_MS = envNumber('BENCH_WARMUP_MS', 6000);
 const ROUNDS = 3;
-const IDLE_CONNECTIONS = env('BENCH_IDLE', 10_000);
-const KAMAILIO_IDLE = env('BENCH_KAMAILIO_IDLE', 1) !== 0;
-const CPU_PROF = env('BENCH_CPU_PROF', 0) !== 0;
+const IDLE_CONNECTIONS = envNumber('BENCH_IDLE', 10_000);
+const KAMAILIO_IDLE = envNumber('BENCH_KAMAILIO_IDLE', 1) !== 0;
+const CPU_PROF = envNumber('BENCH_CPU_PROF', 0) !== 0;
 /** Another gateway entry to bundle instead of gateway/main.ts (before/after comparisons of a change). */
 const GATEWAY_ENTRY = process.env.BENCH_GATEWAY_ENTRY ?? path.join(REPO_ROOT, 'gateway/main.ts');
 /** Extra node flags for the gateway child (experiments, e.g. `--max-semi-space-size=64`); none by default. */
@@ -467,8 +463,6 @@ const sum = (values: readonly number[]): number => values.reduce((a, b) => a + b
 
 // ---------------------------------------------------------------------------------------------------------
 // Children of the bench
-
-const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Every process group the bench started itself (killed at exit, on error and on Ctrl-C). */
 const groups = new Set<number>();
@@ -1023,21 +1017,6 @@ const fmtMs = (v: number | null | undefined): string =>
   v === null || v === undefined || Number.isNaN(v) ? '—' : v < 10 ? v.toFixed(2) : v.toFixed(1);
 const fmtRatio = (v: number | null): string =>
   v === null || !Number.isFinite(v) ? '—' : `${v >= 10 ? v.toFixed(1) : v.toFixed(2)}×`;
-
-function printTable(
-  headers: readonly string[],
-  rows: readonly (readonly string[])[],
-  rightAlign: ReadonlySet<number>,
-): void {
-  const widths = headers.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)));
-  const line = (cells: readonly string[]): string =>
-    cells
-      .map((cell, c) => (rightAlign.has(c) ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!)))
-      .join(' │ ');
-  console.log(line(headers));
-  console.log(widths.map((w) => '─'.repeat(w)).join('─┼─'));
-  for (const row of rows) console.log(line(row));
-}
 
 // ---------------------------------------------------------------------------------------------------------
 

@@ -52,16 +52,12 @@ import {
   statusKb,
   sumKb,
 } from './support/proc.ts';
+import { delay, envNumber } from './support/report.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const RESULTS_FILE = path.join(REPO_ROOT, 'test/bench/results/msrp.json');
 const WORK_DIR = path.join(REPO_ROOT, '.tmp/bench-msrp');
 const KAMAILIO_MSRP_CFG = path.join(REPO_ROOT, 'test/support/kamailio/kamailio-msrp.cfg');
-
-const envNumber = (name: string, fallback: number): number => {
-  const v = Number(process.env[name]);
-  return process.env[name] !== undefined && process.env[name] !== '' && Number.isFinite(v) ? v : fallback;
-};
 
 const MB = envNumber('BENCH_MSRP_MB', 100);
 /** Extra node flags for every child (experiments, e.g. `--cpu-prof --cpu-prof-dir=DIR`); none by default. */
@@ -207,7 +203,6 @@ function rawRole(): void {
 // ---------------------------------------------------------------------------------------------------------
 // Children
 
-const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 const groups = new Set<number>();
 
 interface Child {

@@ -27,6 +27,7 @@ import { isMainThread, parentPort, Worker, workerData } from 'node:worker_thread
 import { INVOCATIONS, loadAdapter, PARSER_NAMES, type ParserName } from './adapters/index.ts';
 import { AdapterUnavailableError, type ParserAdapter, type RoutingFields } from './adapters/types.ts';
 import { corpus, type CorpusMessage } from './corpus.ts';
+import { printTable } from './support/report.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const RFC4475_DIR = path.resolve(REPO_ROOT, '../shared/conformance/rfc4475');
@@ -379,21 +380,6 @@ function cellNote(status: CellStatus): string | null {
     case 'corpus-failure':
       return `fails the corpus, not timed:\n      ${status.failures.join('\n      ')}`;
   }
-}
-
-function printTable(
-  headers: readonly string[],
-  rows: readonly (readonly string[])[],
-  rightAlign: ReadonlySet<number>,
-): void {
-  const widths = headers.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)));
-  const line = (cells: readonly string[]): string =>
-    cells
-      .map((cell, c) => (rightAlign.has(c) ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!)))
-      .join(' │ ');
-  console.log(line(headers));
-  console.log(widths.map((w) => '─'.repeat(w)).join('─┼─'));
-  for (const row of rows) console.log(line(row));
 }
 
 // ---------------------------------------------------------------------------------------------------------
