@@ -3,6 +3,7 @@
  * typed views parsed on first use and cached until the header changes.
  */
 import { ParseError } from '../errors.ts';
+import { Resident } from './resident.ts';
 import {
   parseAuthValue,
   parseCSeq,
@@ -439,9 +440,9 @@ export class SipHeaders implements Iterable<HeaderField> {
     if (v === undefined) {
       v = parseField(type, this.#fields[i] as HeaderField, this.#lazy);
       parsed[i] = v === undefined ? NONE : v;
-      // Keep the latest value of each type alive (see RESIDENT in parser.ts: V8 drops optimised code whose
-      // object shapes die in a GC; values of headers a message may lack would otherwise die with it).
-      RESIDENT_VALUES[type.ord] = v;
+      // The latest value of each type stays alive (resident.ts): values of headers a message may lack would
+      // otherwise die with it.
+      RESIDENT_VALUES.keep(v, type.ord);
     }
     return v === NONE ? undefined : v;
   }
@@ -519,8 +520,8 @@ function typeOf(f: HeaderField): HeaderType | undefined {
   return f.type !== undefined ? f.type : f.key.length > 0 ? HEADER_TYPES.get(f.key) : undefined;
 }
 
-/** The latest parsed value of each header type, by `ord`. */
-const RESIDENT_VALUES: unknown[] = [];
+/** The latest parsed value of each header type, by `ord` (period 1: every value replaces the last). */
+const RESIDENT_VALUES = new Resident<unknown>(1);
 
 /** Marks a field whose typed value is `undefined` (a Date in another zone) as already parsed. */
 const NONE = Symbol('none');

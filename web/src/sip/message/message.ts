@@ -6,6 +6,7 @@
 import { ParseError } from '../errors.ts';
 import { utf8Decoder, utf8Encoder } from './chars.ts';
 import { SipHeaders, T, type HeaderField, type HeaderType } from './headers.ts';
+import { Resident } from './resident.ts';
 import { paramValue } from './scanner.ts';
 import type { Uri } from './uri.ts';
 import type {
@@ -27,9 +28,8 @@ import type {
 export type SipBody = Uint8Array;
 const EMPTY = new Uint8Array(0);
 
-let textBodies = 0;
-/** A recent TextBody, kept alive (see the constructor). */
-const RESIDENT_TEXT_BODY: TextBody[] = [];
+/** A recent TextBody, kept alive (resident.ts). */
+const RESIDENT = new Resident<TextBody>(256);
 
 /**
  * A body that arrived as text (a WebSocket text frame): kept as the string and encoded to bytes only when the
@@ -40,8 +40,7 @@ export class TextBody {
     readonly text: string,
     readonly byteLength: number,
   ) {
-    // Keep a recent one alive, so V8 keeps the optimised code built for its shape (see parser.ts RESIDENT).
-    if ((++textBodies & 255) === 0 || RESIDENT_TEXT_BODY.length === 0) RESIDENT_TEXT_BODY[0] = this;
+    if (RESIDENT.due()) RESIDENT.keep(this);
   }
 }
 

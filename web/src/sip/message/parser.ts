@@ -18,6 +18,7 @@
  */
 import { ParseError } from '../errors.ts';
 import { TOKEN, utf8Decoder, utf8Encoder } from './chars.ts';
+import { Resident } from './resident.ts';
 import { SipHeaders, T, knownNameAt, normalizeName, type HeaderField } from './headers.ts';
 import { SipRequest, SipResponse, TextBody, type SipMessage } from './message.ts';
 import { Uri, parseUri } from './uri.ts';
@@ -190,7 +191,7 @@ function build(
     throw new ParseError(`CSeq method ${cseq.method} differs from ${msg.method}`, 0);
   if (!lazy) headers.validate();
   const slot = (msg.kind === 'request' ? 0 : 2) + (lazy ? 1 : 0);
-  if ((++parsedCount & 255) === 0 || RESIDENT[slot] === undefined) keepResident(msg, slot);
+  if (RESIDENT.due(slot)) RESIDENT.keep(residentCopy(msg), slot);
   return msg;
 }
 
@@ -299,22 +300,15 @@ function checkVersion(v: string, offset: number): void {
 // Resident shapes
 
 /**
- * Stand-ins for recently parsed messages kept alive, one per kind and depth, refreshed every 256th parse (with
- * a recent Scanner, TextBody and value of each header type, kept likewise in their files). V8's optimised code
- * holds the object shapes ("maps") it was specialised for only weakly: a full GC at a moment when no
- * object of some shape is alive (an idle gateway, a benchmark's gc()) frees that shape and discards every
- * optimised function that relied on it; the parser then runs unoptimised until recompiled (measured: 2–3×
- * slower per message for about half a second, plus the compiler's CPU time). Objects made by the current code
- * carry its current shapes, so keeping a few of them keeps the code.
+ * Stand-ins for recently parsed messages kept alive (resident.ts), one per kind and depth (slot 0–3), refreshed
+ * every 256th parse; a recent Scanner, TextBody and value of each header type are kept likewise in their files.
  */
-const RESIDENT: (SipMessage | undefined)[] = [undefined, undefined, undefined, undefined];
-let parsedCount = 0;
+const RESIDENT = new Resident<SipMessage>(256);
 
-function keepResident(msg: SipMessage, slot: number): void {
+function residentCopy(msg: SipMessage): SipMessage {
   // A stand-in sharing the headers but not the body (nor the message object: callers may count on it being
   // collected; a transaction that drops its request expects the request gone).
-  RESIDENT[slot] =
-    msg.kind === 'request'
-      ? new SipRequest(msg.method, msg.uri, msg.headers, new TextBody('', 0))
-      : new SipResponse(msg.status, msg.reason, msg.headers, new TextBody('', 0));
+  return msg.kind === 'request'
+    ? new SipRequest(msg.method, msg.uri, msg.headers, new TextBody('', 0))
+    : new SipResponse(msg.status, msg.reason, msg.headers, new TextBody('', 0));
 }

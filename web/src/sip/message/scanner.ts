@@ -6,12 +6,12 @@
 import { ParseError } from '../errors.ts';
 import { TOKEN } from './chars.ts';
 import { ParamMap, resetParams, setParam, takeParams } from './param-map.ts';
+import { Resident } from './resident.ts';
 
 export type Params = ParamMap;
 
-let scanners = 0;
-/** A recent Scanner, kept alive (see the constructor). */
-const RESIDENT_SCANNER: Scanner[] = [];
+/** A recent Scanner, kept alive (resident.ts). */
+const RESIDENT = new Resident<Scanner>(1024);
 
 export class Scanner {
   i = 0;
@@ -19,8 +19,7 @@ export class Scanner {
     readonly s: string,
     readonly base = 0,
   ) {
-    // Keep a recent Scanner alive, so V8 keeps the optimised code built for its shape (see parser.ts RESIDENT).
-    if ((++scanners & 1023) === 0 || RESIDENT_SCANNER.length === 0) RESIDENT_SCANNER[0] = this;
+    if (RESIDENT.due()) RESIDENT.keep(this);
   }
 
   fail(reason: string, at = this.i): never {
