@@ -7,7 +7,7 @@
  */
 import { parseArgs } from 'node:util';
 
-import { parseUri } from '../web/src/sip/index.ts';
+import { parseUri } from '../web/src/sip/server.ts';
 
 export interface HostPort {
   readonly host: string;

@@ -9,7 +9,7 @@
  *  - §16.7 step 6: a chosen 503 is sent as 500 (a 503 would make the caller think this proxy is overloaded).
  *  - No response at all: 408 (every branch timed out).
  */
-import { SipResponse, reasonPhrase } from '../../web/src/sip/index.ts';
+import { SipResponse, reasonPhrase } from '../../web/src/sip/server.ts';
 
 const PREFERRED_4XX = [401, 407, 415, 420, 484];
 

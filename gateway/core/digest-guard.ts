@@ -19,7 +19,7 @@ import {
   parseAuthorization,
   verifyCredentials,
   type DigestAuthorization,
-} from '../../web/src/sip/index.ts';
+} from '../../web/src/sip/server.ts';
 import type { UserDirectory } from './users.ts';
 
 export interface DigestGuardOptions {

@@ -10,7 +10,7 @@
  */
 import type { Logger } from 'pino';
 
-import { parseMessage, serializeMessage, type SipMessage, type Uri } from '../../web/src/sip/index.ts';
+import { parseMessage, serializeMessage, type SipMessage, type Uri } from '../../web/src/sip/server.ts';
 import type { GatewayConfig } from '../config.ts';
 import type { EdgeProxy, NetSender, UpstreamTarget } from '../edge/edge-proxy.ts';
 import type { OwnAddresses } from '../edge/rewrite.ts';

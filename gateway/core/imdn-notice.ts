@@ -20,7 +20,7 @@ import {
   type ImdnNotification,
   type SipRequest,
   type Uri,
-} from '../../web/src/sip/index.ts';
+} from '../../web/src/sip/server.ts';
 import { coreMessage } from './uri-list.ts';
 
 /** The request's body as CPIM when its Content-Type is message/cpim and it parses; otherwise undefined. */

@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 
-import type { SipRequest } from '../../web/src/sip/index.ts';
+import type { SipRequest } from '../../web/src/sip/server.ts';
 
 export const CORE_BRANCH_PREFIX = 'z9hG4bKcore.';
 

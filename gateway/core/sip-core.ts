@@ -68,7 +68,7 @@ import {
   type TransactionEvent,
   type Transmission,
   type Uri,
-} from '../../web/src/sip/index.ts';
+} from '../../web/src/sip/server.ts';
 import {
   bareHost,
   formatOwnVia,

@@ -45,7 +45,7 @@ import {
   type CpimMessage,
   type ResourceEntry,
   type Uri,
-} from '../../web/src/sip/index.ts';
+} from '../../web/src/sip/server.ts';
 
 /** The user part of the service's Request-URI: `sip:uri-list@<domain>`. */
 export const URI_LIST_USER = 'uri-list';

@@ -11,7 +11,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { computeHa1 } from '../../web/src/sip/index.ts';
+import { computeHa1 } from '../../web/src/sip/server.ts';
 
 export interface UserRecord {
   /** MD5 HA1, lowercase hex */

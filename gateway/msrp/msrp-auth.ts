@@ -9,7 +9,7 @@
  *    PBX holds them); the gateway then restricts where the relay may connect (docs/gateway.md, "MSRP relay"), so
  *    that granting a route without credentials does not make it an open relay.
  */
-import { parseAuthorization } from '../../web/src/sip/index.ts';
+import { parseAuthorization } from '../../web/src/sip/server.ts';
 import type { DigestGuard } from '../core/digest-guard.ts';
 
 export type MsrpAuthOutcome =

@@ -18,7 +18,7 @@ import { randomBytes } from 'node:crypto';
 
 import type { Logger } from 'pino';
 
-import type { MsrpUri } from '../../web/src/sip/index.ts';
+import type { MsrpUri } from '../../web/src/sip/server.ts';
 import type { GatewayMetrics } from '../metrics.ts';
 import type { MsrpAuthPolicy } from './msrp-auth.ts';
 import { MsrpRelay, type MsrpRelayOptions, type RelayCloseCause, type RelayLink } from './msrp-relay.ts';

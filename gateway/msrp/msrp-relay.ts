@@ -59,7 +59,7 @@ import {
   type MsrpFramerEvent,
   type MsrpHeader,
   type MsrpUri,
-} from '../../web/src/sip/index.ts';
+} from '../../web/src/sip/server.ts';
 import type { GatewayMetrics } from '../metrics.ts';
 import type { MsrpAuthPolicy } from './msrp-auth.ts';
 

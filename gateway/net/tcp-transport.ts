@@ -6,7 +6,7 @@
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';
 
-import { StreamFramer, type ParseError, type SipMessage } from '../../web/src/sip/index.ts';
+import { StreamFramer, type ParseError, type SipMessage } from '../../web/src/sip/server.ts';
 
 export interface TcpPeer {
   readonly connectionId: number;

@@ -17,7 +17,7 @@ import {
   type SipMessage,
   type SipRequest,
   type SipResponse,
-} from '../../web/src/sip/index.ts';
+} from '../../web/src/sip/server.ts';
 import { RawWsUa } from '../support/raw-ws-ua.ts';
 import { SipUdpSocket, sipRequest, type SipUdpMessage } from '../support/sip-udp.ts';
 

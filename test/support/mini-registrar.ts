@@ -36,7 +36,7 @@ import {
   type SipResponse,
   type Uri,
   type UserAgentEvent,
-} from '../../web/src/sip/index.ts';
+} from '../../web/src/sip/server.ts';
 import { Link, type Fate } from './linked-pair.ts';
 import { summarize } from './sip-builders.ts';
 

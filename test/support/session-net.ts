@@ -40,7 +40,7 @@ import {
   type SipResponse,
   type UserAgent,
   type UserAgentOptions,
-} from '../../web/src/sip/index.ts';
+} from '../../web/src/sip/server.ts';
 import {
   MiniNetwork,
   MiniRegistrar,

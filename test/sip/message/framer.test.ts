@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { StreamFramer, type FrameEvent } from '../../../web/src/sip/index.ts';
+import { StreamFramer, type FrameEvent } from '../../../web/src/sip/server.ts';
 import { loadTortureCases } from '../../support/conformance.ts';
 
 const enc = new TextEncoder();

@@ -6,7 +6,7 @@ import {
   parseMessage,
   serializeMessage,
   type FrameEvent,
-} from '../../../web/src/sip/index.ts';
+} from '../../../web/src/sip/server.ts';
 import { meaning } from '../../support/sip-meaning.ts';
 import { sipMessage, toBytes } from '../../support/sip-arbitraries.ts';
 

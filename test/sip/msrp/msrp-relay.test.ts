@@ -18,7 +18,7 @@ import {
   verifyCredentials,
   type MsrpFrame,
   type MsrpSessionEvent,
-} from '../../../web/src/sip/index.ts';
+} from '../../../web/src/sip/server.ts';
 import { bytesOf, text } from '../../support/msrp-pair.ts';
 import { seededRandom } from '../../support/seeded-random.ts';
 

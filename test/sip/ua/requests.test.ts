@@ -8,7 +8,7 @@ import {
   createChallenge,
   createResponse,
   type SipRequest,
-} from '../../../web/src/sip/index.ts';
+} from '../../../web/src/sip/server.ts';
 import { buildInvite, buildRequest } from '../../support/sip-builders.ts';
 import { Harness, makeUa } from '../../support/ua-builders.ts';
 

@@ -21,7 +21,7 @@ import {
   type FlowInfo,
   type SipResponse,
   type UserAgentEvent,
-} from '../../../web/src/sip/index.ts';
+} from '../../../web/src/sip/server.ts';
 import { loadTortureCases, type TortureCase } from '../../support/conformance.ts';
 import { seededRandom } from '../../support/seeded-random.ts';
 

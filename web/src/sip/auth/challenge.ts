@@ -298,189 +298,193 @@ const isBareValueChar = (code: number): boolean =>
   code > 0x20 && code < 0x7f && code !== 0x22 && code !== 0x2c && code !== 0x5c;
 
 class AuthParamParser {
-  private i = 0;
+  readonly #s: string;
+  #i = 0;
 
-  constructor(private readonly s: string) {}
+  constructor(s: string) {
+    this.#s = s;
+  }
 
   parse(): AuthSchemeParams[] {
     const items: AuthSchemeParams[] = [];
-    this.skipSeparators();
-    if (this.i >= this.s.length) throw new ParseError('empty authentication header value', this.i);
+    this.#skipSeparators();
+    if (this.#i >= this.#s.length) throw new ParseError('empty authentication header value', this.#i);
 
-    while (this.i < this.s.length) {
-      items.push(this.parseOne());
-      this.skipSeparators();
+    while (this.#i < this.#s.length) {
+      items.push(this.#parseOne());
+      this.#skipSeparators();
     }
     return items;
   }
 
   /** One scheme and its params; returns with the cursor at the end or just after a comma. */
-  private parseOne(): AuthSchemeParams {
-    const offset = this.i;
-    const scheme = this.readToken('authentication scheme');
+  #parseOne(): AuthSchemeParams {
+    const offset = this.#i;
+    const scheme = this.#readToken('authentication scheme');
     const item: AuthSchemeParams = { scheme, params: new Map(), offset };
 
-    const afterScheme = this.i;
-    this.skipLws();
-    if (this.atEnd()) return item;
-    if (this.peek() === 0x2c) {
-      this.i++;
+    const afterScheme = this.#i;
+    this.#skipLws();
+    if (this.#atEnd()) return item;
+    if (this.#peek() === 0x2c) {
+      this.#i++;
       return item;
     }
     // RFC 7235 §2.1: at least one space separates the scheme from what follows.
-    if (this.i === afterScheme)
-      throw new ParseError('expected whitespace after the authentication scheme', this.i);
+    if (this.#i === afterScheme)
+      throw new ParseError('expected whitespace after the authentication scheme', this.#i);
 
-    const token68 = this.tryToken68();
+    const token68 = this.#tryToken68();
     if (token68 !== undefined) {
       item.token68 = token68;
-      return this.endOfElement(item);
+      return this.#endOfElement(item);
     }
 
     for (;;) {
-      this.parseParam(item);
-      this.skipLws();
-      if (this.atEnd()) return item;
-      if (this.peek() !== 0x2c) throw new ParseError('expected "," between auth-params', this.i);
-      this.i++;
-      this.skipSeparators();
-      if (this.atEnd()) return item;
+      this.#parseParam(item);
+      this.#skipLws();
+      if (this.#atEnd()) return item;
+      if (this.#peek() !== 0x2c) throw new ParseError('expected "," between auth-params', this.#i);
+      this.#i++;
+      this.#skipSeparators();
+      if (this.#atEnd()) return item;
       // After a comma: a token followed by "=" is another param; anything else starts the next challenge.
-      if (!this.nextIsParam()) return item;
+      if (!this.#nextIsParam()) return item;
     }
   }
 
-  private endOfElement(item: AuthSchemeParams): AuthSchemeParams {
-    this.skipLws();
-    if (this.atEnd()) return item;
-    if (this.peek() !== 0x2c) throw new ParseError('expected "," after token68', this.i);
-    this.i++;
+  #endOfElement(item: AuthSchemeParams): AuthSchemeParams {
+    this.#skipLws();
+    if (this.#atEnd()) return item;
+    if (this.#peek() !== 0x2c) throw new ParseError('expected "," after token68', this.#i);
+    this.#i++;
     return item;
   }
 
-  private parseParam(item: AuthSchemeParams): void {
-    const nameAt = this.i;
-    const name = this.readToken('auth-param name').toLowerCase();
-    this.skipLws();
-    if (this.peek() !== 0x3d) throw new ParseError(`expected "=" after ${name}`, this.i);
-    this.i++;
-    this.skipLws();
-    const value = this.peek() === 0x22 ? this.readQuoted() : this.readBare();
+  #parseParam(item: AuthSchemeParams): void {
+    const nameAt = this.#i;
+    const name = this.#readToken('auth-param name').toLowerCase();
+    this.#skipLws();
+    if (this.#peek() !== 0x3d) throw new ParseError(`expected "=" after ${name}`, this.#i);
+    this.#i++;
+    this.#skipLws();
+    const value = this.#peek() === 0x22 ? this.#readQuoted() : this.#readBare();
     if (item.params.has(name)) throw new ParseError(`auth-param ${name} repeated`, nameAt);
     item.params.set(name, value);
   }
 
-  private nextIsParam(): boolean {
-    const save = this.i;
-    let j = this.i;
-    while (j < this.s.length && isTchar(this.s.charCodeAt(j))) j++;
+  #nextIsParam(): boolean {
+    const save = this.#i;
+    let j = this.#i;
+    while (j < this.#s.length && isTchar(this.#s.charCodeAt(j))) j++;
     if (j === save) throw new ParseError('expected a token', save);
-    this.i = j;
-    this.skipLws();
-    const isParam = this.peek() === 0x3d;
-    this.i = save;
+    this.#i = j;
+    this.#skipLws();
+    const isParam = this.#peek() === 0x3d;
+    this.#i = save;
     return isParam;
   }
 
   /** A token68 is 1*(token68 char) *"=" followed by the end or a comma; otherwise this is an auth-param list. */
-  private tryToken68(): string | undefined {
-    let j = this.i;
-    while (j < this.s.length && isToken68(this.s.charCodeAt(j))) j++;
-    if (j === this.i) return undefined;
-    while (j < this.s.length && this.s.charCodeAt(j) === 0x3d) j++;
+  #tryToken68(): string | undefined {
+    let j = this.#i;
+    while (j < this.#s.length && isToken68(this.#s.charCodeAt(j))) j++;
+    if (j === this.#i) return undefined;
+    while (j < this.#s.length && this.#s.charCodeAt(j) === 0x3d) j++;
     let k = j;
-    while (k < this.s.length && (this.s.charCodeAt(k) === 0x20 || this.s.charCodeAt(k) === 0x09)) k++;
-    if (k < this.s.length && this.s.charCodeAt(k) !== 0x2c) return undefined;
+    while (k < this.#s.length && (this.#s.charCodeAt(k) === 0x20 || this.#s.charCodeAt(k) === 0x09)) k++;
+    if (k < this.#s.length && this.#s.charCodeAt(k) !== 0x2c) return undefined;
     // "realm=x" is a param; "abc" alone or "abc==" is a token68. A bare token with no "=" is a token68 too.
-    const text = this.s.slice(this.i, j);
-    this.i = j;
+    const text = this.#s.slice(this.#i, j);
+    this.#i = j;
     return text;
   }
 
-  private readToken(what: string): string {
-    const start = this.i;
-    while (this.i < this.s.length && isTchar(this.s.charCodeAt(this.i))) this.i++;
-    if (this.i === start) throw new ParseError(`expected ${what}`, start);
-    return this.s.slice(start, this.i);
+  #readToken(what: string): string {
+    const start = this.#i;
+    while (this.#i < this.#s.length && isTchar(this.#s.charCodeAt(this.#i))) this.#i++;
+    if (this.#i === start) throw new ParseError(`expected ${what}`, start);
+    return this.#s.slice(start, this.#i);
   }
 
-  private readBare(): string {
-    const start = this.i;
-    while (this.i < this.s.length && isBareValueChar(this.s.charCodeAt(this.i))) this.i++;
-    if (this.i === start) throw new ParseError('expected a token or quoted-string value', start);
-    return this.s.slice(start, this.i);
+  #readBare(): string {
+    const start = this.#i;
+    while (this.#i < this.#s.length && isBareValueChar(this.#s.charCodeAt(this.#i))) this.#i++;
+    if (this.#i === start) throw new ParseError('expected a token or quoted-string value', start);
+    return this.#s.slice(start, this.#i);
   }
 
   // RFC 3261 §25.1: quoted-string = DQUOTE *(qdtext / quoted-pair) DQUOTE; qdtext is LWS, %x21, %x23-5B,
   // %x5D-7E or UTF-8 non-ASCII; quoted-pair = "\" followed by any character but CR and LF.
-  private readQuoted(): string {
-    const open = this.i;
-    this.i++;
+  #readQuoted(): string {
+    const open = this.#i;
+    this.#i++;
     let out = '';
-    let runStart = this.i;
+    let runStart = this.#i;
     for (;;) {
-      if (this.i >= this.s.length) throw new ParseError('unterminated quoted-string', open);
-      const code = this.s.charCodeAt(this.i);
+      if (this.#i >= this.#s.length) throw new ParseError('unterminated quoted-string', open);
+      const code = this.#s.charCodeAt(this.#i);
       if (code === 0x22) {
-        out += this.s.slice(runStart, this.i);
-        this.i++;
+        out += this.#s.slice(runStart, this.#i);
+        this.#i++;
         return out;
       }
       if (code === 0x5c) {
-        out += this.s.slice(runStart, this.i);
-        const next = this.s.charCodeAt(this.i + 1);
+        out += this.#s.slice(runStart, this.#i);
+        const next = this.#s.charCodeAt(this.#i + 1);
         if (Number.isNaN(next)) throw new ParseError('unterminated quoted-string', open);
-        if (next === 0x0d || next === 0x0a) throw new ParseError('CR or LF escaped in quoted-string', this.i);
-        out += this.s[this.i + 1]!;
-        this.i += 2;
-        runStart = this.i;
+        if (next === 0x0d || next === 0x0a)
+          throw new ParseError('CR or LF escaped in quoted-string', this.#i);
+        out += this.#s[this.#i + 1]!;
+        this.#i += 2;
+        runStart = this.#i;
         continue;
       }
       if (code === 0x0d) {
         // An obsolete line fold inside the string reads as one space.
-        if (!this.isFoldAt(this.i)) throw new ParseError('bare CR in quoted-string', this.i);
-        out += this.s.slice(runStart, this.i) + ' ';
-        this.i += 2;
-        runStart = this.i;
+        if (!this.#isFoldAt(this.#i)) throw new ParseError('bare CR in quoted-string', this.#i);
+        out += this.#s.slice(runStart, this.#i) + ' ';
+        this.#i += 2;
+        runStart = this.#i;
         continue;
       }
       if ((code < 0x20 && code !== 0x09) || code === 0x7f) {
-        throw new ParseError('control character in quoted-string', this.i);
+        throw new ParseError('control character in quoted-string', this.#i);
       }
-      this.i++;
+      this.#i++;
     }
   }
 
-  private isFoldAt(at: number): boolean {
-    const after = this.s.charCodeAt(at + 2);
-    return this.s.charCodeAt(at + 1) === 0x0a && (after === 0x20 || after === 0x09);
+  #isFoldAt(at: number): boolean {
+    const after = this.#s.charCodeAt(at + 2);
+    return this.#s.charCodeAt(at + 1) === 0x0a && (after === 0x20 || after === 0x09);
   }
 
   // RFC 3261 §25.1: LWS = [*WSP CRLF] 1*WSP; a CRLF must be followed by whitespace to be a fold.
-  private skipLws(): void {
+  #skipLws(): void {
     for (;;) {
-      const code = this.s.charCodeAt(this.i);
-      if (code === 0x20 || code === 0x09) this.i++;
-      else if (code === 0x0d && this.isFoldAt(this.i)) this.i += 3;
+      const code = this.#s.charCodeAt(this.#i);
+      if (code === 0x20 || code === 0x09) this.#i++;
+      else if (code === 0x0d && this.#isFoldAt(this.#i)) this.#i += 3;
       else return;
     }
   }
 
   /** RFC 7230 §7: list elements may be empty ("a, , b"). */
-  private skipSeparators(): void {
+  #skipSeparators(): void {
     for (;;) {
-      this.skipLws();
-      if (this.peek() !== 0x2c) return;
-      this.i++;
+      this.#skipLws();
+      if (this.#peek() !== 0x2c) return;
+      this.#i++;
     }
   }
 
-  private peek(): number {
-    return this.s.charCodeAt(this.i);
+  #peek(): number {
+    return this.#s.charCodeAt(this.#i);
   }
 
-  private atEnd(): boolean {
-    return this.i >= this.s.length;
+  #atEnd(): boolean {
+    return this.#i >= this.#s.length;
   }
 }
 

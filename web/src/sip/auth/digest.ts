@@ -318,20 +318,20 @@ interface CacheEntry {
 }
 
 export class DigestAuthenticator {
-  private readonly credentials: DigestCredentials;
-  private readonly nextCnonce: () => string;
-  private readonly allowed: ReadonlySet<DigestAlgorithm>;
+  readonly #credentials: DigestCredentials;
+  readonly #nextCnonce: () => string;
+  readonly #allowed: ReadonlySet<DigestAlgorithm>;
   /** One entry per (header kind, realm); kinds are kept apart since registrar and proxy often share a realm. */
-  private readonly cache = new Map<string, CacheEntry>();
+  readonly #cache = new Map<string, CacheEntry>();
 
   constructor(options: DigestAuthenticatorOptions) {
     const { credentials, cnonce, random } = options;
     if (credentials.username === '') throw new TypeError('DigestAuthenticator needs a username');
-    if (cnonce !== undefined) this.nextCnonce = cnonce;
-    else if (random !== undefined) this.nextCnonce = () => randomHex(random);
+    if (cnonce !== undefined) this.#nextCnonce = cnonce;
+    else if (random !== undefined) this.#nextCnonce = () => randomHex(random);
     else throw new TypeError('DigestAuthenticator needs a cnonce or random source');
-    this.credentials = credentials;
-    this.allowed = new Set(options.algorithms ?? ALGORITHMS);
+    this.#credentials = credentials;
+    this.#allowed = new Set(options.algorithms ?? ALGORITHMS);
   }
 
   /**
@@ -368,7 +368,7 @@ export class DigestAuthenticator {
     // RFC 3261 §22.3: a 407 may aggregate challenges from several proxies, one realm each; answer every realm
     // we hold credentials for. RFC 7616 §3.7 / RFC 8760 §2.4: within a realm, choose by algorithm preference.
     const ours = challenges.filter(
-      (c) => this.credentials.realm === undefined || c.realm === this.credentials.realm,
+      (c) => this.#credentials.realm === undefined || c.realm === this.#credentials.realm,
     );
     if (ours.length === 0) return { type: 'fail', reason: 'unknown-realm', realm: challenges[0]!.realm };
     const best = new Map<
@@ -376,7 +376,7 @@ export class DigestAuthenticator {
       { challenge: DigestChallenge; algorithm: DigestAlgorithm; qop?: DigestQop }
     >();
     for (const challenge of ours) {
-      const choice = this.support(challenge);
+      const choice = this.#support(challenge);
       if (choice === undefined) continue;
       const current = best.get(challenge.realm);
       if (current === undefined || STRENGTH[hashOf(choice.algorithm)] > STRENGTH[hashOf(current.algorithm)]) {
@@ -389,7 +389,7 @@ export class DigestAuthenticator {
     for (const [realm, { challenge }] of best) {
       const sent = sentByRealm.get(realm);
       if (sent === undefined) continue;
-      const entry = this.cache.get(cacheKey(name, realm));
+      const entry = this.#cache.get(cacheKey(name, realm));
       const sentNc = sent.nc === undefined ? 1 : parseInt(sent.nc, 16);
       const sentCachedNonce = entry?.challenge.nonce === sent.nonce;
       // The very nonce we answered, challenged again: no new nonce will make it pass.
@@ -410,15 +410,15 @@ export class DigestAuthenticator {
 
     const values: string[] = [];
     for (const [realm, { challenge, algorithm, qop }] of best) {
-      const entry = this.remember(name, challenge, algorithm, qop);
-      values.push(this.credentialsFor(entry, input.request));
+      const entry = this.#remember(name, challenge, algorithm, qop);
+      values.push(this.#credentialsFor(entry, input.request));
       sentByRealm.delete(realm);
     }
     // Realms the request carried that this response did not challenge keep their credentials, with a new nc.
     for (const realm of sentByRealm.keys()) {
-      const entry = this.cache.get(cacheKey(name, realm));
+      const entry = this.#cache.get(cacheKey(name, realm));
       if (entry === undefined) continue;
-      const value = this.nextCredentials(entry, input.request);
+      const value = this.#nextCredentials(entry, input.request);
       if (value !== undefined) values.push(value);
     }
     return { type: 'retry', name, values };
@@ -430,9 +430,9 @@ export class DigestAuthenticator {
    */
   authorize(request: DigestRequest, name?: AuthorizationHeaderName): AuthorizationHeader[] {
     const headers: AuthorizationHeader[] = [];
-    for (const entry of this.cache.values()) {
+    for (const entry of this.#cache.values()) {
       if (name !== undefined && entry.name !== name) continue;
-      const value = this.nextCredentials(entry, request);
+      const value = this.#nextCredentials(entry, request);
       if (value !== undefined) headers.push({ name: entry.name, value, realm: entry.challenge.realm });
     }
     return headers;
@@ -441,22 +441,22 @@ export class DigestAuthenticator {
   /** Drops the cached challenge of one realm (both header kinds), or of every realm. */
   forget(realm?: string): void {
     if (realm === undefined) {
-      this.cache.clear();
+      this.#cache.clear();
       return;
     }
-    for (const [key, entry] of this.cache) if (entry.challenge.realm === realm) this.cache.delete(key);
+    for (const [key, entry] of this.#cache) if (entry.challenge.realm === realm) this.#cache.delete(key);
   }
 
   /** The realms with a cached challenge, per header kind, for inspection and tests. */
   get realms(): { name: AuthorizationHeaderName; realm: string; nc: number }[] {
-    return [...this.cache.values()].map((e) => ({ name: e.name, realm: e.challenge.realm, nc: e.nc }));
+    return [...this.#cache.values()].map((e) => ({ name: e.name, realm: e.challenge.realm, nc: e.nc }));
   }
 
   /** Whether we can answer `challenge`, and with which algorithm and qop. */
-  private support(challenge: DigestChallenge): { algorithm: DigestAlgorithm; qop?: DigestQop } | undefined {
+  #support(challenge: DigestChallenge): { algorithm: DigestAlgorithm; qop?: DigestQop } | undefined {
     const algorithm = parseAlgorithm(challenge.algorithm);
-    if (algorithm === undefined || !this.allowed.has(algorithm)) return undefined;
-    const credentials = this.credentials;
+    if (algorithm === undefined || !this.#allowed.has(algorithm)) return undefined;
+    const credentials = this.#credentials;
     if ('ha1' in credentials && hashOf(algorithm) !== (credentials.ha1Algorithm ?? 'MD5')) return undefined;
     // RFC 7616 §3.3: qop-options lists what the server accepts; plain auth is preferred over auth-int.
     if (challenge.qop.length === 0) {
@@ -468,14 +468,14 @@ export class DigestAuthenticator {
     return undefined;
   }
 
-  private remember(
+  #remember(
     name: AuthorizationHeaderName,
     challenge: DigestChallenge,
     algorithm: DigestAlgorithm,
     qop: DigestQop | undefined,
   ): CacheEntry {
     const key = cacheKey(name, challenge.realm);
-    const previous = this.cache.get(key);
+    const previous = this.#cache.get(key);
     // RFC 7616 §3.4: nc counts the requests sent with one nonce; a new nonce starts again at 1.
     if (
       previous !== undefined &&
@@ -492,27 +492,27 @@ export class DigestAuthenticator {
       algorithm,
       qop,
       nc: 0,
-      sessionCnonce: isSess(algorithm) ? this.nextCnonce() : undefined,
+      sessionCnonce: isSess(algorithm) ? this.#nextCnonce() : undefined,
       fromStale: challenge.stale,
     };
-    this.cache.set(key, entry);
+    this.#cache.set(key, entry);
     return entry;
   }
 
   /** The next credentials from a cache entry, or undefined (and the entry dropped) once nc is exhausted. */
-  private nextCredentials(entry: CacheEntry, request: DigestRequest): string | undefined {
+  #nextCredentials(entry: CacheEntry, request: DigestRequest): string | undefined {
     if (entry.nc >= 0xffffffff) {
-      this.cache.delete(cacheKey(entry.name, entry.challenge.realm));
+      this.#cache.delete(cacheKey(entry.name, entry.challenge.realm));
       return undefined;
     }
-    return this.credentialsFor(entry, request);
+    return this.#credentialsFor(entry, request);
   }
 
-  private credentialsFor(entry: CacheEntry, request: DigestRequest): string {
+  #credentialsFor(entry: CacheEntry, request: DigestRequest): string {
     const { challenge, algorithm, qop } = entry;
-    const credentials = this.credentials;
+    const credentials = this.#credentials;
     entry.nc += 1;
-    const cnonce = qop === undefined ? undefined : (entry.sessionCnonce ?? this.nextCnonce());
+    const cnonce = qop === undefined ? undefined : (entry.sessionCnonce ?? this.#nextCnonce());
 
     const options: DigestResponseOptions = {
       algorithm,

@@ -3,7 +3,6 @@ export { md5 } from './md5.ts';
 export { sha256, sha512_256 } from './sha256.ts';
 export {
   formatAuthorization,
-  formatChallenge,
   formatNonceCount,
   parseAuthSchemes,
   parseAuthorization,
@@ -13,20 +12,16 @@ export {
   type DigestAuthorization,
   type DigestAuthorizationInit,
   type DigestChallenge,
-  type DigestChallengeInit,
 } from './challenge.ts';
 export {
   DigestAuthenticator,
   computeDigestResponse,
   computeHa1,
   computeUserhash,
-  createChallenge,
   hashOf,
   parseAlgorithm,
-  verifyCredentials,
   type AuthorizationHeader,
   type AuthorizationHeaderName,
-  type CreateChallengeOptions,
   type DigestAlgorithm,
   type DigestAuthenticatorOptions,
   type DigestChallengeInput,
@@ -39,5 +34,4 @@ export {
   type DigestQop,
   type DigestRequest,
   type DigestResponseOptions,
-  type VerifyCredentialsOptions,
 } from './digest.ts';

@@ -1,6 +1,5 @@
 export { parseMessage, type ParseOptions } from './parser.ts';
 export { serializeMessage, serializeHead } from './serializer.ts';
-export { StreamFramer, type FrameEvent, type StreamFramerOptions } from './framer.ts';
 export {
   SipRequest,
   SipResponse,

@@ -37,7 +37,6 @@ export {
   type MsrpStatus,
 } from './msrp-frame.ts';
 export { MsrpFramer, type MsrpFramerEvent, type MsrpFramerOptions } from './msrp-framer.ts';
-export { readMsrpHead, rechunk, rewritePaths } from './msrp-relaying.ts';
 export { acceptsContent, acceptsType, bareType, cpimInnerType, mediaTypeMatches } from './content-types.ts';
 export {
   MsrpSession,

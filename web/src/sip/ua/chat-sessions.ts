@@ -101,6 +101,7 @@ import type { IncomingRequest } from './handles.ts';
 import { isFinalState, transition as messageTransition, type MessageState } from './message-state.ts';
 import { decodePagerBody } from './pager-content.ts';
 import { peerKey, type IncomingMessage, type Pager, type PagerEvent } from './pager.ts';
+import { advance, earliest } from './ua-timers.ts';
 import type { UserAgent } from './user-agent.ts';
 
 export interface ChatMsrpOptions {
@@ -494,7 +495,7 @@ export class ChatSessions {
   nextDeadline(): number | undefined {
     let next = (this.pager ?? this.ua).nextDeadline();
     const consider = (t: number | undefined): void => {
-      if (t !== undefined && (next === undefined || t < next)) next = t;
+      next = earliest(next, t);
     };
     for (const s of this.#sessions.values()) {
       consider(s.anchor.nextDeadline());
@@ -615,9 +616,7 @@ export class ChatSessions {
   // ---- the step -------------------------------------------------------------------------------------------------
 
   #at(now: number | undefined): number {
-    if (now !== undefined && !Number.isFinite(now))
-      throw new TypeError(`now must be a finite number, not ${String(now)}`);
-    this.#now = Math.max(this.#now, this.ua.now, now ?? this.#now);
+    this.#now = advance(this.#now, this.ua.now, now);
     return this.#now;
   }
 

@@ -36,6 +36,7 @@ import type { UserAgentTransmission } from './events.ts';
 import type { FileOffer } from './file-transfer.ts';
 import type { MessageState } from './message-state.ts';
 import { peerKey, type IncomingMessage, type Pager } from './pager.ts';
+import { advance, earliest } from './ua-timers.ts';
 
 export type ConversationMode = 'pager' | 'session';
 
@@ -310,7 +311,7 @@ export class Conversations {
     for (const c of this.#conversations.values()) {
       if (c.session === undefined || !c.established) continue;
       const at = c.lastActivity + this.policy.idleTimeout;
-      if (next === undefined || at < next) next = at;
+      next = earliest(next, at);
     }
     return next;
   }
@@ -344,9 +345,7 @@ export class Conversations {
   // ---- the step -------------------------------------------------------------------------------------------------
 
   #at(now: number | undefined): number {
-    if (now !== undefined && !Number.isFinite(now))
-      throw new TypeError(`now must be a finite number, not ${String(now)}`);
-    this.#now = Math.max(this.#now, this.pager.ua.now, now ?? this.#now);
+    this.#now = advance(this.#now, this.pager.ua.now, now);
     return this.#now;
   }
 

@@ -76,6 +76,7 @@ import {
   type PeerCapabilities,
   type PeerCapabilityStore,
 } from './peer-capabilities.ts';
+import { advance, earliest } from './ua-timers.ts';
 import type { UserAgent } from './user-agent.ts';
 
 export interface PagerOptions {
@@ -475,7 +476,7 @@ export class Pager {
   nextDeadline(): number | undefined {
     let next = this.ua.nextDeadline();
     const consider = (t: number | undefined): void => {
-      if (t !== undefined && (next === undefined || t < next)) next = t;
+      next = earliest(next, t);
     };
     for (const indicator of this.#typing.values()) consider(indicator.nextDeadline());
     for (const m of this.#expiring) if (m.recipients.some((r) => canExpire(m, r))) consider(m.expiresAt);
@@ -511,9 +512,7 @@ export class Pager {
   // ---- the step -------------------------------------------------------------------------------------------------
 
   #at(now: number | undefined): number {
-    if (now !== undefined && !Number.isFinite(now))
-      throw new TypeError(`now must be a finite number, not ${String(now)}`);
-    this.#now = Math.max(this.#now, this.ua.now, now ?? this.#now);
+    this.#now = advance(this.#now, this.ua.now, now);
     return this.#now;
   }
 

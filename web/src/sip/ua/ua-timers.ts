@@ -25,9 +25,7 @@ export class UaTimers {
   }
 
   next(): number | undefined {
-    let min: number | undefined;
-    for (const { at } of this.#timers.values()) if (min === undefined || at < min) min = at;
-    return min;
+    return earliest(...[...this.#timers.values()].map((t) => t.at));
   }
 
   /** Fire every timer due at or before `now`, earliest first (a timer armed while firing runs if it is due). */
@@ -43,4 +41,21 @@ export class UaTimers {
       fired = true;
     }
   }
+}
+
+/** The earliest of some optional deadlines; undefined when none is set. */
+export function earliest(...times: readonly (number | undefined)[]): number | undefined {
+  let min: number | undefined;
+  for (const t of times) if (t !== undefined && (min === undefined || t < min)) min = t;
+  return min;
+}
+
+/**
+ * The clock of a layer over the user agent (Pager, ChatSessions, Conversations): an input's `now` must be finite,
+ * and time never runs backwards — the latest of the layer's time, the layer below's and the input's.
+ */
+export function advance(current: number, below: number, now: number | undefined): number {
+  if (now !== undefined && !Number.isFinite(now))
+    throw new TypeError(`now must be a finite number, not ${String(now)}`);
+  return Math.max(current, below, now ?? current);
 }

@@ -86,7 +86,7 @@ import {
   type RegistrationSnapshot,
 } from './registration.ts';
 import { inspectRequest } from './uas-checks.ts';
-import { UaTimers } from './ua-timers.ts';
+import { UaTimers, earliest } from './ua-timers.ts';
 
 export type UaTransport = 'WS' | 'WSS' | 'UDP' | 'TCP' | 'TLS';
 
@@ -360,9 +360,7 @@ export class UserAgent {
 
   /** When `handleTimers` must next be called (undefined: no timer runs). */
   nextDeadline(): number | undefined {
-    const a = this.#tx.nextDeadline();
-    const b = this.#timers.next();
-    return a === undefined ? b : b === undefined ? a : Math.min(a, b);
+    return earliest(this.#tx.nextDeadline(), this.#timers.next());
   }
 
   takeTransmissions(): UserAgentTransmission[] {
