@@ -14,7 +14,7 @@ import { networkInterfaces } from 'node:os';
 
 import pino, { type Logger } from 'pino';
 
-import { ParseError, parseMessage, type MsrpUri } from '../web/src/sip/index.ts';
+import { ParseError, parseMessage, type MsrpUri } from '../web/src/sip/server.ts';
 import type { WorkerRole } from './cluster.ts';
 import type { GatewayConfig } from './config.ts';
 import { DigestGuard } from './core/digest-guard.ts';
@@ -166,6 +166,8 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps = {}
             if (edge === undefined) return;
             // RFC 5626 §4.4.1 keep-alives over UDP are STUN, not CRLF; a bare CRLF datagram is ignored.
             if (data.length <= 4 && /^[\r\n]*$/.test(data.toString('latin1'))) return;
+            // A response to a request the express lane relayed: forwarded (or absorbed) without a parse.
+            if (core === undefined && edge.expressFromNet(data)) return;
             let message;
             try {
               message = parseMessage(data, { lazy: true });
@@ -234,6 +236,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps = {}
           send: (data) => connection.send(data),
         });
       },
+      express: (connection, data) => edge?.expressFromWs(connection.id, data) ?? false,
       onMessage: (connection, message, size) => edge?.receiveFromWs(connection.id, message, size),
       onClose: (connection) => {
         edge?.removeFlow(connection.id);

@@ -7,7 +7,7 @@
  * broken response. Bytes that do not even start like SIP are garbage: the caller counts them and closes the
  * connection after a few.
  */
-import { reasonPhrase } from '../../web/src/sip/index.ts';
+import { reasonPhrase } from '../../web/src/sip/server.ts';
 
 const REQUEST_LINE = /^([A-Za-z!%*_+`'~.-]+) (\S+) SIP\/(\d+)\.(\d+)$/i;
 const STATUS_LINE = /^SIP\/\d+\.\d+ \d{3}( .*)?$/i;

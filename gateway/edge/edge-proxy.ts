@@ -47,8 +47,9 @@ import {
   type TimerValues,
   type TransactionEvent,
   type Transmission,
-} from '../../web/src/sip/index.ts';
+} from '../../web/src/sip/server.ts';
 import { GatewayMetrics } from '../metrics.ts';
+import { ExpressLane } from './express-lane.ts';
 import type { FlowTokens } from './flow-token.ts';
 import {
   addPath,
@@ -68,6 +69,7 @@ import {
   popOwnRoutes,
   popVia,
   pushVia,
+  randomTag,
   redactedHead,
   restoreContactsForCompat,
   rewriteContactsForCompat,
@@ -179,7 +181,10 @@ interface Pending2xx {
   readonly until: number;
 }
 
-type OwnTimer = { kind: '2xx'; key: string; at: number } | { kind: 'C'; serverId: string; at: number };
+type OwnTimer =
+  | { kind: '2xx'; key: string; at: number }
+  | { kind: 'C'; serverId: string; at: number }
+  | { kind: 'lane'; at: number };
 
 const WS_FLOW_PREFIX = 'ws:';
 const TCP_FLOW_PREFIX = 'tcp:';
@@ -198,6 +203,8 @@ export class EdgeProxy {
   readonly #relaysByClient = new Map<string, Relay>();
   readonly #pending2xx = new Map<string, Pending2xx>();
   readonly #driver: TransactionDriver<OwnTimer>;
+  /** the byte-level relaying of plain non-INVITE requests toward a UDP upstream (express-lane.ts) */
+  readonly #lane: ExpressLane | undefined;
   /**
    * The bytes last sent over UDP by each transaction, kept for its retransmissions (Timers A/E, a response
    * re-sent for a retransmitted request) until its final response (client) or its end; UDP only: nothing is
@@ -243,8 +250,26 @@ export class EdgeProxy {
       udp: { transport: 'UDP', reliable: false, remote: upstream },
       tcp: { transport: 'TCP', reliable: true, remote: upstream },
     };
+    const udpPort = options.publicPorts.udp;
+    this.#lane =
+      options.upstream.transport !== 'udp' || udpPort === undefined
+        ? undefined
+        : new ExpressLane({
+            upstreamHost: options.upstream.host,
+            upstreamPort: options.upstream.port,
+            viaHost: options.publicHost,
+            viaPort: udpPort,
+            timers: this.#layer.timers,
+            maxUdpBytes: this.#maxUdp,
+            flow: (id) => this.#flows.get(id),
+            sendUdp: (data, host, port) => options.net.sendUdp(data, host, port),
+            schedule: (at) => this.#driver.schedule(at, { kind: 'lane', at }),
+            metrics: options.metrics,
+            log: options.log,
+            random: this.#random,
+          });
     options.metrics.flows.collectWith(() => this.#registered.size);
-    options.metrics.transactions.collectWith(() => this.#layer.size);
+    options.metrics.transactions.collectWith(() => this.#layer.size + (this.#lane?.size ?? 0));
   }
 
   // ---- inputs ------------------------------------------------------------------------------------------------
@@ -268,6 +293,25 @@ export class EdgeProxy {
     const now = this.#clock();
     this.#layer.flowFailed(TCP_FLOW_PREFIX + String(connectionId), now);
     this.#driver.pump(now);
+  }
+
+  /**
+   * A frame from browser connection `connectionId`, before it is parsed: true when the express lane relayed it
+   * (a plain non-INVITE request toward a UDP upstream); false when it must be parsed and given to receiveFromWs.
+   * With trace logging on, everything takes the full path (which logs every message).
+   */
+  expressFromWs(connectionId: number, data: Buffer): boolean {
+    const lane = this.#lane;
+    if (lane === undefined || this.#closed || this.#o.log.isLevelEnabled('trace')) return false;
+    const flow = this.#flows.get(connectionId);
+    return flow !== undefined && lane.fromWs(flow, data, this.#clock());
+  }
+
+  /** A datagram from the network side, before it is parsed: true when it answered one of the lane's requests. */
+  expressFromNet(data: Buffer): boolean {
+    const lane = this.#lane;
+    if (lane === undefined || this.#closed || this.#o.log.isLevelEnabled('trace')) return false;
+    return lane.fromNet(data, this.#clock());
   }
 
   /** A parsed message from browser connection `connectionId`; `size` is its length in bytes on the wire. */
@@ -312,11 +356,12 @@ export class EdgeProxy {
   get inFlight(): number {
     let n = 0;
     for (const relay of this.#relaysByServer.values()) if (!relay.finalSent) n++;
-    return n;
+    return n + (this.#lane?.inFlight ?? 0);
   }
 
   close(): void {
     this.#closed = true;
+    this.#lane?.close();
     this.#driver.close();
   }
 
@@ -858,6 +903,10 @@ export class EdgeProxy {
   }
 
   #fireOwn(timer: OwnTimer, now: number): void {
+    if (timer.kind === 'lane') {
+      this.#lane?.tick(now);
+      return;
+    }
     if (timer.kind === 'C') {
       const relay = this.#relaysByServer.get(timer.serverId);
       if (relay === undefined || relay.finalSent || relay.timerC !== timer.at) return;
@@ -993,12 +1042,4 @@ function serialize(message: SipMessage): Uint8Array {
 
 function ack2xxKey(callId: string, seq: number, toTag: string | undefined): string {
   return `${callId}\n${seq}\n${toTag ?? ''}`;
-}
-
-const TAG_ALPHABET = '0123456789abcdefghijklmnopqrstuvwxyz';
-
-function randomTag(random: () => number): string {
-  let tag = '';
-  for (let i = 0; i < 10; i++) tag += TAG_ALPHABET.charAt(Math.floor(random() * TAG_ALPHABET.length));
-  return tag;
 }

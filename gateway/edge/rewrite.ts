@@ -24,7 +24,7 @@ import {
   type SipResponse,
   type Uri,
   type Via,
-} from '../../web/src/sip/index.ts';
+} from '../../web/src/sip/server.ts';
 
 export type SignalTransport = 'udp' | 'tcp' | 'ws' | 'wss';
 
@@ -179,6 +179,15 @@ export function tokenOfBranch(branch: string | undefined): string | undefined {
   const rest = branch.slice(BRANCH_PREFIX.length);
   const dot = rest.indexOf('.');
   return dot <= 0 ? undefined : rest.slice(0, dot);
+}
+
+const TAG_ALPHABET = '0123456789abcdefghijklmnopqrstuvwxyz';
+
+/** A To tag for a response the gateway makes itself (RFC 3261 §8.2.6.2, §19.3: at least 32 bits of randomness). */
+export function randomTag(random: () => number): string {
+  let tag = '';
+  for (let i = 0; i < 10; i++) tag += TAG_ALPHABET.charAt(Math.floor(random() * TAG_ALPHABET.length));
+  return tag;
 }
 
 // ---- Max-Forwards --------------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ import {
   type TransactionEvent,
   type TransactionLayer,
   type Transmission,
-} from '../../web/src/sip/index.ts';
+} from '../../web/src/sip/server.ts';
 
 export interface TransactionDriverOptions<Own> {
   layer: TransactionLayer;
