@@ -170,9 +170,9 @@ export class ExpressLane {
     const branch = branchFromSeed(seed, flow.token);
     const method = head.method;
     const labels = GatewayMetrics.labels('ws', { kind: 'request', method });
-    this.#o.metrics.messagesIn.inc(labels);
     if (this.#entries.has(branch)) {
       // The same request again (a browser never retransmits over WebSocket): one copy upstream is enough.
+      this.#o.metrics.messagesIn.inc(labels);
       this.#o.metrics.drops.inc({ reason: 'duplicate-request' });
       return true;
     }
@@ -199,6 +199,7 @@ export class ExpressLane {
     if (extra !== '') edits.push({ at: head.bodyStart - 2, end: head.bodyStart - 2, text: extra });
     const out = splice(data, edits);
     if (out.length > this.#o.maxUdpBytes) return false;
+    this.#o.metrics.messagesIn.inc(labels);
 
     const { T1 } = this.#o.timers;
     const entry: Entry = {
@@ -324,7 +325,8 @@ export class ExpressLane {
       const request = parseMessage(bytes) as SipRequest;
       request.headers.shift('via');
       const response = createResponse(request, 408, { toTag: randomTag(this.#o.random) });
-      flow.send(serializeMessage(response));
+      if (flow.send(serializeMessage(response)))
+        this.#o.metrics.messagesOut.inc(GatewayMetrics.labels('ws', { kind: 'response', status: 408 }));
     } catch (error) {
       this.#o.log.warn({ err: error, branch: entry.branch }, 'cannot answer 408');
     }

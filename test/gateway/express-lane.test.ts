@@ -325,6 +325,8 @@ describe('express lane: a request from the browser', () => {
     expect(big.length).toBeLessThan(1300);
     expect(h.lane.fromWs(h.flow, big, 0)).toBe(false);
     expect(h.upstream).toHaveLength(1);
+    // Counted once, by whichever path relays it.
+    expect(h.metrics.messagesIn.total()).toBe(1);
   });
 
   it('takes only what the full path would take, forwards what parses, and never throws, whatever the bytes (fuzzed)', () => {
