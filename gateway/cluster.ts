@@ -94,6 +94,19 @@ export function workerListen(listen: HostPort | undefined, index: number): HostP
 }
 
 /** The configuration a worker runs with: its own SIP ports and advertised ports. */
+/**
+ * Why `workers` workers cannot run with this configuration (undefined: they can). An MSRP session between two
+ * browsers whose WebSockets landed in different workers is relayed from one worker's relay to the other's over
+ * TCP (RFC 4976 §5: the relays' URIs are in the path), at the MSRP port + the worker's index: without a listener
+ * on a fixed port those sessions would fail.
+ */
+export function clusterConfigProblem(config: GatewayConfig, workers: number): string | undefined {
+  if (workers <= 1) return undefined;
+  if (config.msrpTcp === undefined || config.msrpTcp.port === 0)
+    return `--workers ${workers} needs the MSRP TCP listener on a fixed port (--msrp-tcp [HOST:]PORT, or the default auto): MSRP sessions between browsers on different workers are relayed through it`;
+  return undefined;
+}
+
 export function workerConfig(config: GatewayConfig, index: number): GatewayConfig {
   const shift = (port: number | undefined): number | undefined =>
     port === undefined || index === 0 ? port : port + index;

@@ -10,7 +10,7 @@ import { availableParallelism } from 'node:os';
 
 import pino from 'pino';
 
-import { runPrimary, workerConfig, workerRole } from './cluster.ts';
+import { clusterConfigProblem, runPrimary, workerConfig, workerRole } from './cluster.ts';
 import { ConfigError, helpText, parseConfig, type GatewayConfig } from './config.ts';
 import { UsersFileError } from './core/users.ts';
 import { startGateway } from './gateway.ts';
@@ -38,6 +38,11 @@ async function main(): Promise<number> {
       : config.workers === 'auto'
         ? Math.min(availableParallelism(), 8)
         : config.workers;
+  const problem = clusterConfigProblem(config, workers);
+  if (problem !== undefined) {
+    console.error(`gateway: ${problem}`);
+    return 2;
+  }
   if (workers > 1 && cluster.isPrimary) {
     if (config.flowSecret === undefined) {
       // One secret for all workers (inherited through the environment), so that each can tell another worker's

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { mergeExpositions, workerConfig } from '../../gateway/cluster.ts';
+import { clusterConfigProblem, mergeExpositions, workerConfig } from '../../gateway/cluster.ts';
 import { gatewayConfig } from '../../gateway/config.ts';
 
 describe('cluster: one /metrics text for every worker', () => {
@@ -53,5 +53,19 @@ describe('cluster: each worker has SIP ports of its own', () => {
     expect(w2.sipTcp).toEqual({ host: '0.0.0.0', port: 0 });
     // What the PBX is told (Via, Path, Record-Route) must name that worker too; the WebSocket port is shared.
     expect(w2.publicPorts).toEqual({ udp: 15072, tcp: undefined, ws: 443 });
+  });
+});
+
+describe('cluster: configurations that cannot work are refused at start', () => {
+  const upstream = { host: '10.0.0.1', port: 5060, transport: 'udp' } as const;
+
+  it('several workers need the MSRP TCP listener on a fixed port (sessions between workers go through it)', () => {
+    const off = gatewayConfig({ upstream, msrpTcp: undefined });
+    const ephemeral = gatewayConfig({ upstream, msrpTcp: { host: '0.0.0.0', port: 0, fallback: false } });
+    expect(clusterConfigProblem(off, 2)).toMatch(/--workers 2 needs the MSRP TCP listener on a fixed port/);
+    expect(clusterConfigProblem(ephemeral, 4)).toMatch(/--msrp-tcp/);
+    // One process relays every session itself; the default (auto, 2855) serves a cluster.
+    expect(clusterConfigProblem(off, 1)).toBeUndefined();
+    expect(clusterConfigProblem(gatewayConfig({ upstream }), 2)).toBeUndefined();
   });
 });
