@@ -248,10 +248,12 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps = {}
     cleanup.push(() => ws.stop());
 
     // The MSRP relay (SPEC.md §5): WebSocket subprotocol `msrp` on the same port, TCP for MSRP peers.
+    // In a cluster worker i listens on the port + i, strictly: sessions between workers are relayed to exactly
+    // those ports, so an ephemeral fallback would break them silently (cluster.ts refuses port 0 and off).
     const msrpListen =
       config.msrpTcp === undefined || worker === undefined || config.msrpTcp.port === 0
         ? config.msrpTcp
-        : { ...config.msrpTcp, port: config.msrpTcp.port + worker.index };
+        : { ...config.msrpTcp, port: config.msrpTcp.port + worker.index, fallback: false };
     // Where an unauthenticated relay may connect: the upstream's host; our own names (known once we listen) only
     // on the MSRP ports of our workers.
     const upstreamHosts = new Set(

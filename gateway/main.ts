@@ -115,11 +115,17 @@ function startFailure(error: unknown, config: GatewayConfig): string | undefined
   if (e.code === 'EADDRINUSE' || e.code === 'EACCES') {
     const where = `${e.address ?? ''}:${e.port ?? ''}`;
     const sip = [config.sipUdp?.port, config.sipTcp?.port].includes(e.port);
+    const msrpBase = config.msrpTcp?.port ?? 0;
+    const msrp = msrpBase > 0 && e.port !== undefined && e.port >= msrpBase && e.port < msrpBase + 64;
     const why = e.code === 'EADDRINUSE' ? 'is already in use' : 'needs privileges';
-    return sip
-      ? `cannot listen for SIP on ${where}: the port ${why} (another SIP server?). ` +
-          'Choose another with --sip-udp PORT --sip-tcp PORT, or turn them off with --sip-udp off --sip-tcp off.'
-      : `cannot listen on ${where}: the port ${why}. Choose another with --port PORT.`;
+    if (sip)
+      return (
+        `cannot listen for SIP on ${where}: the port ${why} (another SIP server?). ` +
+        'Choose another with --sip-udp PORT --sip-tcp PORT, or turn them off with --sip-udp off --sip-tcp off.'
+      );
+    if (msrp)
+      return `cannot listen for MSRP on ${where}: the port ${why}. Choose another base port with --msrp-tcp PORT (worker i listens on PORT + i).`;
+    return `cannot listen on ${where}: the port ${why}. Choose another with --port PORT.`;
   }
   return undefined;
 }
