@@ -8,8 +8,11 @@ import { fileURLToPath } from 'node:url';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import type { ConversationsEvent } from '../../web/src/sip/index.ts';
 import { startKamailio, type Kamailio } from '../support/kamailio.ts';
 import { startOurUa, type OurUa } from '../support/our-ua.ts';
+import { isPortFree, freePort } from '../support/ports.ts';
+import { startSessionUa, type SessionUa } from '../support/session-ua.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -21,7 +24,7 @@ interface GatewayProcess {
 }
 
 /** `node gateway/main.ts …` with two workers; resolves when the primary logs that every worker listens. */
-function startCliGateway(upstream: string): Promise<GatewayProcess> {
+function startCliGateway(upstream: string, extra: readonly string[] = []): Promise<GatewayProcess> {
   const args = [
     '--import',
     'tsx',
@@ -43,6 +46,7 @@ function startCliGateway(upstream: string): Promise<GatewayProcess> {
     '--allow-missing-origin',
     '--log-level',
     'info',
+    ...extra,
   ];
   const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
@@ -143,5 +147,79 @@ describe('gateway with two workers (node:cluster) beside Kamailio', () => {
     gateway.child.kill('SIGTERM');
     expect(await exited).toBe(0);
     expect(gateway.output()).toMatch(/"worker":1.*"gateway stopped"/);
+  });
+});
+
+/** A free TCP port whose successor is free too (the MSRP base port: worker i listens on base + i). */
+async function freePortPair(): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = await freePort('tcp');
+    if (port < 65535 && (await isPortFree('tcp', port + 1))) return port;
+  }
+  throw new Error('no two consecutive free TCP ports on 127.0.0.1');
+}
+
+describe('MSRP sessions between browsers on different workers', () => {
+  let kamailio: Kamailio;
+  let gateway: GatewayProcess;
+  let msrpBase = 0;
+  const uas: SessionUa[] = [];
+
+  beforeAll(async () => {
+    kamailio = await startKamailio();
+    msrpBase = await freePortPair();
+    gateway = await startCliGateway(`sip:127.0.0.1:${kamailio.udpPort};transport=udp`, [
+      '--msrp-tcp',
+      `127.0.0.1:${msrpBase}`,
+    ]);
+  });
+
+  afterAll(async () => {
+    await Promise.allSettled(uas.map((ua) => ua.stop()));
+    if (gateway !== undefined && gateway.child.exitCode === null) gateway.child.kill('SIGKILL');
+    await kamailio?.stop();
+  });
+
+  it('long texts go by session from each browser to the next, through the relays of both workers', async () => {
+    const users = ['s1', 's2', 's3', 's4'];
+    for (const user of users) {
+      const ua = await startSessionUa({
+        wsUrl: `ws://127.0.0.1:${gateway.httpPort}`,
+        aor: `sip:${user}@127.0.0.1`,
+        password: 'unused beside a PBX',
+      });
+      uas.push(ua);
+      await ua.registered();
+    }
+    // Over 1300 bytes: a session each; the MSRP WebSockets are spread over the workers like the SIP ones.
+    const relayPorts = new Set<number>();
+    let crossed = 0;
+    for (let i = 0; i < uas.length; i++) {
+      const from = uas[i]!;
+      const to = uas[(i + 1) % uas.length]!;
+      const text = `${i}: ${'Parting is such sweet sorrow. '.repeat(60)}`;
+      const sent = from.run((c, now) => c.send(to.aor, text, {}, now));
+      expect(sent.mode).toBe('session');
+      await to.waitForEvent(
+        (e: ConversationsEvent): e is Extract<ConversationsEvent, { type: 'message' }> =>
+          e.type === 'message' && e.message.text === text,
+        `session message ${i}`,
+        20_000,
+      );
+      const conversation = from.conv.conversation(to.aor);
+      const session = from.sessions.session(conversation?.sessionId ?? '');
+      // The first hop of each side's path is the relay that side reached: its worker's MSRP port.
+      const ports = [session?.localPath[0], session?.legs[0]?.remotePath[0]].map((uri) =>
+        Number(/^msrp:\/\/127\.0\.0\.1:(\d+)\//.exec(uri ?? '')?.[1]),
+      );
+      for (const port of ports) {
+        expect([msrpBase, msrpBase + 1]).toContain(port);
+        relayPorts.add(port);
+      }
+      if (ports[0] !== ports[1]) crossed++;
+    }
+    // Both workers' relays carried sessions, and at least one session went from one worker's relay to the other's.
+    expect(relayPorts).toEqual(new Set([msrpBase, msrpBase + 1]));
+    expect(crossed).toBeGreaterThan(0);
   });
 });
