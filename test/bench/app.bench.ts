@@ -108,7 +108,7 @@ async function bundle(name: string, entry: string | { contents: string; resolveD
     define: { 'process.env.NODE_ENV': '"production"' },
   });
   const code = result.outputFiles[0]?.contents;
-  if (!code) throw new Error(`esbuild produced nothing for ${entry}`);
+  if (!code) throw new Error(`esbuild produced nothing for ${name}`);
   return { name, raw: code.length, gzip: gz(code) };
 }
 
