@@ -49,7 +49,7 @@ export interface GatewayConfig {
   readonly digestAlgorithms: readonly ('SHA-256' | 'MD5')[];
   /** the app's files served on the HTTP port (undefined: none) */
   readonly staticDir: string | undefined;
-  /** Origin allow-list; empty: same origin only; `*`: any */
+  /** Origin allow-list besides the gateway's own origin (always allowed); `*`: any */
   readonly origins: readonly string[];
   readonly allowMissingOrigin: boolean;
   /** WSS when both are set (PEM files) */
@@ -166,7 +166,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     flag: 'origin',
     kind: 'list',
     arg: 'ORIGIN',
-    help: 'allowed WebSocket Origin, repeatable or comma list; `*` any; none: same origin only',
+    help: "WebSocket Origins allowed besides the gateway's own, repeatable or comma list; `*` any",
   },
   {
     flag: 'allow-missing-origin',

@@ -41,7 +41,8 @@ export interface HttpServerOptions {
 /**
  * The Origin allow-list (RFC 6455 §10.2: the server decides which pages may open a WebSocket to it).
  *  - an entry `*` allows every origin;
- *  - with no entry, only the same origin as the HTTP Host (the app served from this port);
+ *  - the same origin as the HTTP Host (the app served from this port), always;
+ *  - the listed origins besides (pages elsewhere that embed the widget or run their own client);
  *  - a request without Origin (not a browser) only when `allowMissing`.
  */
 export class OriginPolicy {
@@ -58,7 +59,9 @@ export class OriginPolicy {
     if (origin === undefined || origin === '') return this.allowMissing;
     if (this.#origins.has('*')) return true;
     const normalized = normalizeOrigin(origin);
-    if (this.#origins.size > 0) return this.#origins.has(normalized);
+    if (this.#origins.has(normalized)) return true;
+    // The gateway's own pages (the app it serves) are always allowed: a list only adds other sites' pages (the
+    // widget embedded elsewhere), it does not shut out the app.
     if (host === undefined) return false;
     try {
       return new URL(normalized).host === host.toLowerCase();

@@ -7,6 +7,8 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { gatewayConfig } from '../../gateway/config.ts';
+
 import { ChatUser, WAIT, waitUntil } from '../support/e2e-chat.ts';
 import { startChatApp, type ChatApp } from '../support/e2e-app.ts';
 
@@ -58,8 +60,9 @@ describe('outbox and history across an outage and a reload', () => {
     );
     await alice.screenshot('outbox-written-offline');
 
-    // The page can load again, but SIP stays unreachable: reload.
-    await app.start({ origins: ['http://nobody.invalid'] });
+    // The page can load again, but SIP stays unreachable (every WebSocket refused: no connection allowed per
+    // address): reload.
+    await app.start({ limits: { ...gatewayConfig({ upstream: undefined }).limits, maxConnectionsPerIp: 0 } });
     await alice.page.reload({ waitUntil: 'load' });
     await alice.openChat('Bob');
     await alice.bubble('Before the outage', 'You').waitFor({ timeout: WAIT });

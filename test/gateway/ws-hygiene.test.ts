@@ -9,6 +9,7 @@ import type { WebSocket } from 'ws';
 
 import { gatewayConfig, type GatewayLimits } from '../../gateway/config.ts';
 import { startGateway, type Gateway } from '../../gateway/gateway.ts';
+import { OriginPolicy } from '../../gateway/net/http-server.ts';
 import { createResponse, parseMessage, serializeMessage } from '../../web/src/sip/index.ts';
 import { RawWsUa } from '../support/raw-ws-ua.ts';
 import { sipRequest } from '../support/sip-udp.ts';
@@ -189,5 +190,22 @@ describe('WebSocket hygiene', () => {
     const host = new URL(url).host;
     const same = await RawWsUa.connect(url, { user: 'x', domain: 'd', origin: `http://${host}` });
     await same.close();
+  });
+});
+
+describe('Origin allow-list (RFC 6455 §10.2)', () => {
+  it('allows the gateway’s own pages always, listed sites besides, others never; no Origin only when configured', () => {
+    const host = 'chat.example.com:8443';
+    const none = new OriginPolicy([], false);
+    expect(none.allows('https://chat.example.com:8443', host)).toBe(true);
+    expect(none.allows('https://shop.example', host)).toBe(false);
+    // Listing the site that embeds the widget does not shut out the app the gateway serves itself.
+    const listed = new OriginPolicy(['https://Shop.example/'], false);
+    expect(listed.allows('https://shop.example', host)).toBe(true);
+    expect(listed.allows('https://chat.example.com:8443', host)).toBe(true);
+    expect(listed.allows('https://evil.example', host)).toBe(false);
+    expect(listed.allows(undefined, host)).toBe(false);
+    expect(new OriginPolicy([], true).allows(undefined, host)).toBe(true);
+    expect(new OriginPolicy(['*'], false).allows('https://anyone.example', host)).toBe(true);
   });
 });
