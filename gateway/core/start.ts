@@ -1,5 +1,5 @@
 /**
- * `npm start`: the one command a new user runs. Builds the app when `dist/` has no build of the current sources (`vite build`),
+ * `npm start`: the one command a new user runs. Builds the app when `dist/` has no build of the current sources (`npm run build`'s steps),
  * then starts the gateway in embedded mode (gateway/main.ts, which prints the URL and how to add a user):
  * http://127.0.0.1:8080 serving `dist/` and the WebSocket, SIP on UDP/TCP 5060, state in ./data. Any gateway
  * flag may follow: `npm start -- --port 9000 --domain chat.example.com`.
@@ -10,7 +10,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 
 /** vite's command-line script (its package exports only the API, so it is found from the API's path). */
-function viteBin(root: string): string {
+export function viteBin(root: string): string {
   let entry: string;
   try {
     entry = createRequire(join(root, 'package.json')).resolve('vite');
@@ -44,19 +44,35 @@ export function newestSource(root: string): number {
 }
 
 /**
- * Runs `vite build` when `distDir/index.html` is missing or older than the app's sources (a checkout updated
- * after an earlier `npm start` must not keep serving the old app). Returns false when the build failed.
+ * `npm run build` into `outDir`: the app (`vite build`, which empties the directory first), then the embeddable
+ * widget beside it (`vite build --mode widget` → widget.js). The vite arguments of each step, in order.
+ */
+export function buildSteps(outDir: string): string[][] {
+  return [
+    ['build', '--outDir', outDir, '--emptyOutDir'],
+    ['build', '--mode', 'widget', '--outDir', outDir],
+  ];
+}
+
+/** What a complete build leaves in its directory. */
+export const BUILD_OUTPUTS = ['index.html', 'widget.js'] as const;
+
+/**
+ * Runs the build (buildSteps) when `distDir` lacks one of its outputs or they are older than the app's sources (a
+ * checkout updated after an earlier `npm start` must not keep serving the old app). Returns false when the build
+ * failed.
  */
 export function buildIfNeeded(root: string, distDir: string, write: (line: string) => void): boolean {
-  const built = join(distDir, 'index.html');
-  if (existsSync(built) && statSync(built).mtimeMs >= newestSource(root)) return true;
-  write(`building the app (vite build → ${distDir}) …`);
+  const outputs = BUILD_OUTPUTS.map((file) => join(distDir, file));
+  const newest = newestSource(root);
+  if (outputs.every((file) => existsSync(file) && statSync(file).mtimeMs >= newest)) return true;
+  write(`building the app and the widget (vite build → ${distDir}) …`);
   const vite = viteBin(root);
-  const result = spawnSync(process.execPath, [vite, 'build', '--outDir', distDir], {
-    cwd: root,
-    stdio: 'inherit',
-  });
-  return result.status === 0 && existsSync(join(distDir, 'index.html'));
+  for (const step of buildSteps(distDir)) {
+    const result = spawnSync(process.execPath, [vite, ...step], { cwd: root, stdio: 'inherit' });
+    if (result.status !== 0) return false;
+  }
+  return outputs.every((file) => existsSync(file));
 }
 
 /** The gateway's arguments for `npm start`: loopback HTTP unless the user chose a host. */

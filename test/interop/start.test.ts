@@ -104,8 +104,9 @@ describe('npm start on a clean checkout (README)', () => {
       await waitForOutput(() => output, /is running: (http:\/\/127\.0\.0\.1:\d+\/)/, 90_000, started)
     )[1]!;
     // There was no dist/: `npm start` built the app first.
-    expect(output).toMatch(/building the app \(vite build/);
+    expect(output).toMatch(/building the app and the widget \(vite build/);
     expect(existsSync(join(dir, 'dist', 'index.html'))).toBe(true);
+    expect(existsSync(join(dir, 'dist', 'widget.js'))).toBe(true);
     // It tells a new user what to do next.
     expect(output).toMatch(/add a user: +npm run user -- add \w+ \w+/);
 

@@ -13,35 +13,38 @@
 
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 
 import type { GatewayConfig } from '../../gateway/config.ts';
+import { BUILD_OUTPUTS, buildSteps, viteBin } from '../../gateway/core/start.ts';
 import { makeDataDir, startEmbeddedGateway, type EmbeddedGateway } from './embedded-gateway.ts';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '..', '..');
-
-/** vite's command-line script (its package exports only the API). */
-function viteBin(): string {
-  let dir = dirname(createRequire(join(REPO_ROOT, 'package.json')).resolve('vite'));
-  while (!existsSync(join(dir, 'bin', 'vite.js'))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error('vite is not installed (run npm install)');
-    dir = up;
-  }
-  return join(dir, 'bin', 'vite.js');
-}
 
 let built: Promise<string> | undefined;
 /** apps open on the shared build; the last one to close deletes it */
 let users = 0;
 
-/** `vite build` of the app with the repo's config into a temporary directory; resolves with that directory. */
-export function buildApp(timeoutMs = 180_000): Promise<string> {
-  built ??= new Promise<string>((resolveBuild, reject) => {
+/**
+ * `npm run build`'s steps (the app, then the widget beside it: gateway/core/start.ts) with the repo's config into a
+ * temporary directory; resolves with that directory. Built once per test file, shared by its apps.
+ */
+export function buildApp(timeoutMs = 240_000): Promise<string> {
+  built ??= (async () => {
     const outDir = mkdtempSync(join(tmpdir(), 'simple-chat-e2e-dist-'));
-    const child = spawn(process.execPath, [viteBin(), 'build', '--outDir', outDir, '--emptyOutDir'], {
+    const vite = viteBin(REPO_ROOT);
+    for (const step of buildSteps(outDir)) await runVite(vite, step, timeoutMs);
+    for (const file of BUILD_OUTPUTS)
+      if (!existsSync(join(outDir, file))) throw new Error(`the build left no ${file} in ${outDir}`);
+    return outDir;
+  })();
+  return built;
+}
+
+function runVite(vite: string, args: readonly string[], timeoutMs: number): Promise<void> {
+  return new Promise<void>((resolveStep, reject) => {
+    const child = spawn(process.execPath, [vite, ...args], {
       cwd: REPO_ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -50,15 +53,14 @@ export function buildApp(timeoutMs = 180_000): Promise<string> {
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`vite build took more than ${String(timeoutMs)} ms:\n${output}`));
+      reject(new Error(`vite ${args.join(' ')} took more than ${String(timeoutMs)} ms:\n${output}`));
     }, timeoutMs);
     child.on('exit', (code) => {
       clearTimeout(timer);
-      if (code === 0 && existsSync(join(outDir, 'index.html'))) resolveBuild(outDir);
-      else reject(new Error(`vite build failed (exit ${String(code)}):\n${output}`));
+      if (code === 0) resolveStep();
+      else reject(new Error(`vite ${args.join(' ')} failed (exit ${String(code)}):\n${output}`));
     });
   });
-  return built;
 }
 
 export interface ChatAppOptions {
@@ -80,8 +82,8 @@ export interface ChatApp {
   aor(user: string): string;
   /**
    * Stops the gateway (connections drop, the port closes); `start()` brings it back on the same port and data,
-   * optionally with other settings (`{ origins: ['http://elsewhere.invalid'] }`: the page loads, its WebSocket
-   * is refused — the gateway unreachable for SIP while the page can still be reloaded).
+   * optionally with other settings (`limits.maxConnectionsPerIp: 0`: the page loads, its WebSocket is refused —
+   * the gateway unreachable for SIP while the page can still be reloaded).
    */
   stop(): Promise<void>;
   start(config?: Partial<GatewayConfig>): Promise<void>;

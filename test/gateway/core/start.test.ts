@@ -23,6 +23,8 @@ function checkout(sourceTime: number, buildTime: number | undefined): string {
     mkdirSync(join(root, 'dist'));
     writeFileSync(join(root, 'dist/index.html'), '<!doctype html>');
     utimesSync(join(root, 'dist/index.html'), buildTime, buildTime);
+    writeFileSync(join(root, 'dist/widget.js'), '"use strict";');
+    utimesSync(join(root, 'dist/widget.js'), buildTime, buildTime);
   }
   return root;
 }
@@ -38,6 +40,16 @@ describe('npm start: build the app only when needed', () => {
     const lines: string[] = [];
     expect(buildIfNeeded(root, join(root, 'dist'), (l) => lines.push(l))).toBe(true);
     expect(lines).toEqual([]);
+  });
+
+  it('rebuilds when the widget is missing from an otherwise current build', () => {
+    const root = checkout(1_000_000, 2_000_000);
+    rmSync(join(root, 'dist/widget.js'));
+    const lines: string[] = [];
+    expect(() => buildIfNeeded(root, join(root, 'dist'), (l) => lines.push(l))).toThrow(
+      /vite is not installed/,
+    );
+    expect(lines[0]).toMatch(/^building the app and the widget/);
   });
 
   it('rebuilds a build older than the sources (an updated checkout), and a missing one', () => {
