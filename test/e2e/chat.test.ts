@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { Dialog } from 'playwright-core';
 
-import { ChatUser, WAIT } from '../support/e2e-chat.ts';
+import type { ChatUser } from '../support/e2e-chat.ts';
+import { WAIT, openAliceAndBob, signInAsContacts } from '../support/e2e-chat.ts';
 import { startChatApp, type ChatApp } from '../support/e2e-app.ts';
 
 const USERS = { alice: 'alice-pw-1', bob: 'bob-pw-2' } as const;
@@ -20,10 +21,7 @@ describe('chat between two browsers', () => {
 
   beforeAll(async () => {
     app = await startChatApp({ users: USERS });
-    [alice, bob] = await Promise.all([
-      ChatUser.open(app, 'alice', USERS.alice),
-      ChatUser.open(app, 'bob', USERS.bob),
-    ]);
+    [alice, bob] = await openAliceAndBob(app, USERS);
     for (const user of [alice, bob])
       user.page.on('dialog', (dialog: Dialog) => {
         dialogs.push(`${user.user}: ${dialog.type()} ${dialog.message()}`);
@@ -37,10 +35,7 @@ describe('chat between two browsers', () => {
   });
 
   it('both sign in; messages go both ways; ticks go delivered, then read when the other side opens the chat', async () => {
-    await alice.signIn();
-    await bob.signIn();
-    await alice.addContact(app.aor('bob'), 'Bob');
-    await bob.addContact(app.aor('alice'), 'Alice');
+    await signInAsContacts(app, alice, bob);
 
     await alice.openChat('Bob');
     await alice.send('Hi Bob, lunch at noon?');

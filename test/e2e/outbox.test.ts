@@ -9,7 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { gatewayConfig } from '../../gateway/config.ts';
 
-import { ChatUser, WAIT, waitUntil } from '../support/e2e-chat.ts';
+import type { ChatUser } from '../support/e2e-chat.ts';
+import { WAIT, waitUntil, openAliceAndBob, signInAsContacts } from '../support/e2e-chat.ts';
 import { startChatApp, type ChatApp } from '../support/e2e-app.ts';
 
 const USERS = { alice: 'alice-pw-3', bob: 'bob-pw-4' } as const;
@@ -23,14 +24,8 @@ describe('outbox and history across an outage and a reload', () => {
 
   beforeAll(async () => {
     app = await startChatApp({ users: USERS });
-    [alice, bob] = await Promise.all([
-      ChatUser.open(app, 'alice', USERS.alice),
-      ChatUser.open(app, 'bob', USERS.bob),
-    ]);
-    await alice.signIn();
-    await bob.signIn();
-    await alice.addContact(app.aor('bob'), 'Bob');
-    await bob.addContact(app.aor('alice'), 'Alice');
+    [alice, bob] = await openAliceAndBob(app, USERS);
+    await signInAsContacts(app, alice, bob);
   });
 
   afterAll(async () => {

@@ -5,7 +5,8 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { ChatUser, WAIT } from '../support/e2e-chat.ts';
+import type { ChatUser } from '../support/e2e-chat.ts';
+import { WAIT, openAliceAndBob, signInAsContacts } from '../support/e2e-chat.ts';
 import { startChatApp, type ChatApp } from '../support/e2e-app.ts';
 
 const USERS = { alice: 'alice-pw-s', bob: 'bob-pw-s' } as const;
@@ -28,10 +29,7 @@ describe('session mode between two browsers', () => {
 
   beforeAll(async () => {
     app = await startChatApp({ users: USERS });
-    [alice, bob] = await Promise.all([
-      ChatUser.open(app, 'alice', USERS.alice),
-      ChatUser.open(app, 'bob', USERS.bob),
-    ]);
+    [alice, bob] = await openAliceAndBob(app, USERS);
   });
 
   afterAll(async () => {
@@ -40,10 +38,7 @@ describe('session mode between two browsers', () => {
   });
 
   it('a 5,000-character message goes by MSRP session through the relay and Bob sees it whole', async () => {
-    await alice.signIn();
-    await bob.signIn();
-    await alice.addContact(app.aor('bob'), 'Bob');
-    await bob.addContact(app.aor('alice'), 'Alice');
+    await signInAsContacts(app, alice, bob);
     const metricsUrl = new URL('metrics', app.httpUrl).href;
     const before = await (await fetch(metricsUrl)).text();
     const sendsBefore = counter(before, 'gateway_msrp_frames_total', { direction: 'in', kind: 'SEND' });

@@ -162,6 +162,20 @@ export class ChatUser {
       .waitFor({ timeout: timeoutMs });
   }
 
+  /** Attaches a file to the open conversation through the attach button and the browser's file picker. */
+  async attachFile(name: string, mimeType: string, buffer: Buffer): Promise<void> {
+    const [chooser] = await Promise.all([
+      this.page.waitForEvent('filechooser', { timeout: WAIT }),
+      this.page.getByRole('button', { name: 'Attach a file' }).click(),
+    ]);
+    await chooser.setFiles({ name, mimeType, buffer });
+  }
+
+  /** The bubble of a file transfer in the open conversation (by file name), from `from` ("You" for ours). */
+  fileBubble(name: string, from?: string): Locator {
+    return this.bubble(name, from);
+  }
+
   async screenshot(file: string): Promise<string> {
     return this.browser.screenshot(file);
   }
@@ -169,4 +183,20 @@ export class ChatUser {
   async close(): Promise<void> {
     await this.browser.close();
   }
+}
+
+/** Alice and Bob, each in a browser of their own (not signed in yet). */
+export function openAliceAndBob(
+  app: ChatApp,
+  users: { readonly alice: string; readonly bob: string },
+): Promise<[ChatUser, ChatUser]> {
+  return Promise.all([ChatUser.open(app, 'alice', users.alice), ChatUser.open(app, 'bob', users.bob)]);
+}
+
+/** Both sign in, and each adds the other as a contact ("Bob", "Alice"). */
+export async function signInAsContacts(app: ChatApp, alice: ChatUser, bob: ChatUser): Promise<void> {
+  await alice.signIn();
+  await bob.signIn();
+  await alice.addContact(app.aor('bob'), 'Bob');
+  await bob.addContact(app.aor('alice'), 'Alice');
 }

@@ -9,6 +9,8 @@ import {
   INSTANCE_ID_KEY,
   SipChatClient,
   browserInstanceId,
+  type ChatFileTransfer,
+  type SipChatClientOptions,
   uuidFromBytes,
   type ChatConnectionState,
   type ChatEvent,
@@ -168,7 +170,7 @@ function memoryStorage(): KeyValueStorage & { readonly map: Map<string, string> 
 interface Harness {
   readonly clock: FakeClock;
   readonly gateway: MemoryGateway;
-  client(user: string, storage?: KeyValueStorage): TestClient;
+  client(user: string, storage?: KeyValueStorage, options?: Partial<SipChatClientOptions>): TestClient;
   /** Moves time on, timer by timer, until `done()` (or fails after `limitMs`). */
   until(done: () => boolean, what: string, limitMs?: number): void;
 }
@@ -199,7 +201,7 @@ function harness(): Harness {
     clock,
     gateway,
     until,
-    client(user, storage = memoryStorage()) {
+    client(user, storage = memoryStorage(), options = {}) {
       const client = new SipChatClient({
         WebSocketImpl: gateway.WebSocketImpl,
         clock,
@@ -212,6 +214,7 @@ function harness(): Harness {
         onListenerError: (error) => {
           throw error;
         },
+        ...options,
       });
       const events: ChatEvent[] = [];
       client.subscribe((event) => events.push(event));
@@ -589,5 +592,94 @@ describe('browserInstanceId (RFC 5626 +sip.instance per browser)', () => {
     const get = browserInstanceId(broken, () => uuidFromBytes(new Uint8Array(16).fill(0xff)));
     expect(get()).toBe('urn:uuid:ffffffff-ffff-4fff-bfff-ffffffffffff');
     expect(get()).toBe(get());
+  });
+});
+
+describe('SipChatClient: files (RFC 5547)', () => {
+  /** Lets the Blob reads (real promises) finish. */
+  async function settleReads(): Promise<void> {
+    for (let i = 0; i < 20; i++) await new Promise((resolve) => setTimeout(resolve, 0));
+  }
+
+  function transfers(c: TestClient, id?: string): ChatFileTransfer[] {
+    return c.events.flatMap((e) =>
+      e.type === 'file' && (id === undefined || e.transfer.id === id) ? [e.transfer] : [],
+    );
+  }
+
+  const file = (text: string, name = 'notes.txt') => {
+    const data = new Blob([text], { type: 'text/plain' });
+    return { name, type: 'text/plain', size: data.size, data };
+  };
+
+  it('reads the file, then offers it in a session of its own: its MSRP WebSocket opens; events carry the app id', async () => {
+    const h = harness();
+    const alice = h.client('alice');
+    const bob = h.client('bob');
+    online(h, alice, bob);
+    expect(alice.client.sendFile(bob.aor, file('hello file'), { id: 'f1' })).toBe('f1');
+    expect(transfers(alice, 'f1').map((t) => t.state)).toEqual(['preparing']);
+    // The same id again while it is on its way: nothing new.
+    expect(alice.client.sendFile(bob.aor, file('hello file'), { id: 'f1' })).toBe('f1');
+    await settleReads();
+    h.clock.advance(100);
+    const seen = transfers(alice, 'f1');
+    expect(seen.map((t) => t.state)).toEqual(['preparing', 'offered']);
+    expect(seen[1]).toMatchObject({
+      direction: 'send',
+      peer: bob.aor,
+      name: 'notes.txt',
+      size: 10,
+      bytes: 0,
+    });
+    // RFC 7977: the file session's MSRP connection, to the gateway's relay, comes before its INVITE.
+    expect(h.gateway.msrpSockets).toHaveLength(1);
+  });
+
+  it('cancel while the offer is out ends it (cancelled, once); cancel while reading sends nothing at all', async () => {
+    const h = harness();
+    const alice = h.client('alice');
+    const bob = h.client('bob');
+    online(h, alice, bob);
+    alice.client.sendFile(bob.aor, file('one'), { id: 'f1' });
+    await settleReads();
+    alice.client.cancelFile('f1');
+    alice.client.cancelFile('f1');
+    h.clock.advance(1_000);
+    expect(transfers(alice, 'f1').map((t) => [t.state, t.reason])).toEqual([
+      ['preparing', undefined],
+      ['offered', undefined],
+      ['cancelled', 'cancelled'],
+    ]);
+
+    alice.client.sendFile(bob.aor, file('two'), { id: 'f2' });
+    alice.client.cancelFile('f2');
+    await settleReads();
+    h.clock.advance(1_000);
+    expect(transfers(alice, 'f2').map((t) => t.state)).toEqual(['preparing', 'cancelled']);
+    expect(h.gateway.msrpSockets).toHaveLength(1); // only f1's
+  });
+
+  it('a file over the size limit fails with the reason; misuse throws; answers to unknown ids do nothing', () => {
+    const h = harness();
+    const alice = h.client('alice', undefined, { maxFileSize: 4 });
+    const bob = h.client('bob');
+    expect(() => alice.client.sendFile(bob.aor, file('x'))).toThrow(InvalidStateError);
+    online(h, alice, bob);
+    alice.client.sendFile(bob.aor, file('too long'), { id: 'big' });
+    expect(transfers(alice, 'big').map((t) => [t.state, t.reason])).toEqual([
+      ['preparing', undefined],
+      ['failed', 'larger than 4 bytes, the most this app sends'],
+    ]);
+    expect(() =>
+      alice.client.sendFile(bob.aor, { name: '', type: '', size: 1, data: new Blob(['x']) }),
+    ).toThrow(TypeError);
+    expect(() =>
+      alice.client.sendFile(bob.aor, { name: 'a', type: '', size: 1, data: 'x' as unknown as Blob }),
+    ).toThrow(TypeError);
+    alice.client.acceptFile('nope');
+    alice.client.declineFile('nope');
+    alice.client.cancelFile('nope');
+    expect(transfers(alice).filter((t) => t.id === 'nope')).toEqual([]);
   });
 });

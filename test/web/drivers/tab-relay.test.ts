@@ -159,3 +159,50 @@ describe('TabRelayClient: one registration per browser', () => {
     expect(relay.role).toBe('leader');
   });
 });
+
+describe('TabRelayClient: files', () => {
+  it('a follower sends a file through the leader (its Blob crosses the channel); the received Blob comes back', async () => {
+    const b = browser();
+    b.tab('one');
+    await settle();
+    const two = b.tab('two');
+    await settle();
+    two.relay.signIn(SESSION);
+    await settle();
+    const leader = b.clients[0];
+    if (!leader) throw new Error('no leader client');
+    const data = new Blob(['report bytes'], { type: 'text/plain' });
+    const id = two.relay.sendFile(BOB, { name: 'r.txt', type: 'text/plain', size: data.size, data });
+    await settle();
+    expect(leader.filesSent).toHaveLength(1);
+    const sent = leader.filesSent[0];
+    expect(sent?.id).toBe(id);
+    expect(sent?.file.name).toBe('r.txt');
+    expect(await sent?.file.data.text()).toBe('report bytes');
+
+    two.relay.acceptFile('in-1');
+    two.relay.declineFile('in-2');
+    two.relay.cancelFile(id);
+    await settle();
+    expect(leader.fileAnswers).toEqual([
+      { op: 'accept', id: 'in-1' },
+      { op: 'decline', id: 'in-2' },
+      { op: 'cancel', id },
+    ]);
+
+    leader.file({
+      id: 'in-1',
+      direction: 'receive',
+      state: 'complete',
+      size: 3,
+      bytes: 3,
+      data: new Blob(['abc']),
+    });
+    await settle();
+    const event = two.seen.find((e) => e.type === 'file');
+    expect(event?.type === 'file' && event.transfer.state).toBe('complete');
+    const got = event?.type === 'file' ? event.transfer.data : undefined;
+    expect(got).toBeInstanceOf(Blob);
+    expect(await got?.text()).toBe('abc');
+  });
+});

@@ -13,12 +13,21 @@ import type {
   ChatConnectionState,
   ChatEvent,
   ChatFailure,
+  ChatFileTransfer,
   ChatListener,
   IncomingChatMessage,
   MessageState,
+  OutgoingFile,
+  SendFileOptions,
   SendOptions,
   SignInOptions,
 } from '../../../web/src/drivers/index.ts';
+
+export interface FakeFileSend {
+  readonly id: string;
+  readonly to: string;
+  readonly file: OutgoingFile;
+}
 
 export interface FakeSend {
   readonly id: string;
@@ -47,6 +56,9 @@ export class FakeChatClient implements ChatClient {
   readonly sent: FakeSend[] = [];
   readonly displayed: string[][] = [];
   readonly composing: { peer: string; active: boolean }[] = [];
+  readonly filesSent: FakeFileSend[] = [];
+  /** acceptFile / declineFile / cancelFile calls, in order */
+  readonly fileAnswers: { op: 'accept' | 'decline' | 'cancel'; id: string }[] = [];
   readonly listenerErrors: unknown[] = [];
   /** what signIn does: 'connecting' (the test then calls goOnline), or throw */
   signInError: Error | undefined;
@@ -105,6 +117,27 @@ export class FakeChatClient implements ChatClient {
 
   setComposing(peer: string, active: boolean): void {
     this.composing.push({ peer, active });
+  }
+
+  sendFile(to: string, file: OutgoingFile, options: SendFileOptions = {}): string {
+    if (this.#address === undefined) throw new InvalidStateError('signed out');
+    const id = options.id ?? `fake-file-${this.#nextId++}`;
+    if (this.#inFlight.has(id)) return id;
+    this.#inFlight.add(id);
+    this.filesSent.push({ id, to, file });
+    return id;
+  }
+
+  acceptFile(id: string): void {
+    this.fileAnswers.push({ op: 'accept', id });
+  }
+
+  declineFile(id: string): void {
+    this.fileAnswers.push({ op: 'decline', id });
+  }
+
+  cancelFile(id: string): void {
+    this.fileAnswers.push({ op: 'cancel', id });
   }
 
   #send(to: readonly string[], group: boolean, text: string, options: SendOptions): string {
@@ -175,6 +208,24 @@ export class FakeChatClient implements ChatClient {
 
   learn(note: Omit<CapabilityNote, 'at'> & { at?: number }): void {
     this.emit({ type: 'capability', note: { at: this.now, ...note } });
+  }
+
+  /** A file transfer moved (the test plays both the peer and the core). */
+  file(transfer: Partial<ChatFileTransfer> & Pick<ChatFileTransfer, 'id' | 'state'>): ChatFileTransfer {
+    const full: ChatFileTransfer = {
+      direction: 'send',
+      peer: 'sip:bob@example.com',
+      name: 'file.bin',
+      type: 'application/octet-stream',
+      size: 0,
+      bytes: 0,
+      at: this.now,
+      ...transfer,
+    };
+    if (full.state === 'complete' || full.state === 'failed' || full.state === 'cancelled')
+      this.#inFlight.delete(full.id);
+    this.emit({ type: 'file', transfer: full });
+    return full;
   }
 
   /** Whether an id is in flight (handed over, not finished). */

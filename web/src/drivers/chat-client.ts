@@ -3,8 +3,10 @@
  * WebSocketTransport). The app sees plain data only: ids, states, addresses, timestamps.
  *
  *   stores ── signIn · send · sendGroup · retry · markDisplayed · setComposing · signOut ──► ChatClient
+ *          ── sendFile · acceptFile · declineFile · cancelFile ────────────────────────────►     │
  *     ▲                                                                                        │
  *     └──────── subscribe(listener): connection · message-state · message · outgoing · composing · capability
+ *                                    · file
  *
  * Contract, for the adapter that implements it and for the stores that use it:
  * - Addresses are AORs as `sip:user@host` (no display name, no parameters, host in lower case).
@@ -21,6 +23,14 @@
  *   stores the message. The client picks pager or session mode by itself; the app never sees the difference.
  * - A failure the client made up because nothing answered (timeout, no flow) carries `local: true`: the app
  *   keeps such a message in its outbox and sends it again when the connection is back.
+ * - Files (RFC 5547, each in an MSRP session of its own): `sendFile` takes the app's id like `send`, and every
+ *   `file` event about the transfer carries it. An incoming offer is a `file` event in state `offered` with an id
+ *   the client chose; the app answers it with `acceptFile` or `declineFile`; either side may `cancelFile`. States:
+ *   preparing (sender: reading and hashing the file) → offered → transferring (with `bytes`) → complete, or
+ *   failed (with a reason: refused, declined, hash mismatch, connection lost …) / cancelled. The received file
+ *   comes as a Blob in the event that completes it (Blobs survive a BroadcastChannel's structured clone, so every
+ *   tab gets it). Progress events are coalesced (about one per percent). Answering an id the client does not
+ *   hold, or no longer in a state that takes the answer, does nothing: the offer may have ended meanwhile.
  */
 
 /** What the connection to the gateway is doing, for the banner. Times are epoch ms. */
@@ -126,9 +136,62 @@ export type ChatEvent =
   | { readonly type: 'outgoing'; readonly message: OutgoingChatMessage }
   /** The peer is typing (RFC 3994 "active") or stopped (idle, its refresh lapsed, or its message arrived). */
   | { readonly type: 'composing'; readonly peer: string; readonly active: boolean; readonly at: number }
-  | { readonly type: 'capability'; readonly note: CapabilityNote };
+  | { readonly type: 'capability'; readonly note: CapabilityNote }
+  /** A file transfer was offered (either way), moved on, or ended. */
+  | { readonly type: 'file'; readonly transfer: ChatFileTransfer };
 
 export type ChatEventType = ChatEvent['type'];
+
+/**
+ * A file transfer's state (RFC 5547): preparing (the sender reads and hashes the file) → offered (the INVITE is
+ * out, or an offer waits for the user) → transferring → complete, or failed / cancelled.
+ */
+export type FileTransferState =
+  'preparing' | 'offered' | 'transferring' | 'complete' | 'failed' | 'cancelled';
+
+export const FILE_TRANSFER_STATES: readonly FileTransferState[] = [
+  'preparing',
+  'offered',
+  'transferring',
+  'complete',
+  'failed',
+  'cancelled',
+];
+
+/** A file to send: what the file selector says (RFC 5547 §5) and its bytes. */
+export interface OutgoingFile {
+  readonly name: string;
+  /** a MIME type; empty for unknown (sent as application/octet-stream) */
+  readonly type: string;
+  readonly size: number;
+  readonly data: Blob;
+}
+
+/** A file transfer as the app shows it. */
+export interface ChatFileTransfer {
+  /** the app's id (sending) or the client's (receiving) */
+  readonly id: string;
+  readonly direction: 'send' | 'receive';
+  /** the other side's AOR */
+  readonly peer: string;
+  readonly name: string;
+  readonly type: string;
+  readonly size: number;
+  /** bytes sent (acknowledged by the next hop) or received without a gap */
+  readonly bytes: number;
+  readonly state: FileTransferState;
+  /** why it failed or was cancelled */
+  readonly reason?: string | undefined;
+  /** when this state or progress was reached, epoch ms */
+  readonly at: number;
+  /** receiving, complete: the file */
+  readonly data?: Blob | undefined;
+}
+
+export interface SendFileOptions {
+  /** the app's id for the transfer; the client makes one up when absent */
+  readonly id?: string | undefined;
+}
 export type ChatListener = (event: ChatEvent) => void;
 
 export interface SignInOptions {
@@ -172,4 +235,16 @@ export interface ChatClient {
   markDisplayed(ids: readonly string[]): void;
   /** The user is typing to `peer` (true) or stopped (false): is-composing (RFC 3994), where the peer takes it. */
   setComposing(peer: string, active: boolean): void;
+  /**
+   * Sends a file to one peer (RFC 5547 push, a session of its own); returns the transfer id. Throws
+   * InvalidStateError when signed out, TypeError on a file without a name or data. Sending an id already in
+   * flight is a no-op.
+   */
+  sendFile(to: string, file: OutgoingFile, options?: SendFileOptions): string;
+  /** Takes an offered file: the transfer starts. */
+  acceptFile(id: string): void;
+  /** Refuses an offered file (603 Decline). */
+  declineFile(id: string): void;
+  /** Stops a transfer, either way (CANCEL before the answer, BYE after; RFC 4975 `#` on a half-sent chunk). */
+  cancelFile(id: string): void;
 }

@@ -42,6 +42,11 @@ export {
 export { SipDriver, type SipDriverEvents, type SipDriverOptions } from './sip-driver.ts';
 export {
   MESSAGE_STATES,
+  FILE_TRANSFER_STATES,
+  type ChatFileTransfer,
+  type FileTransferState,
+  type OutgoingFile,
+  type SendFileOptions,
   type CapabilityNote,
   type ChatClient,
   type ChatConnectionState,
@@ -58,6 +63,9 @@ export {
   type SignInOptions,
 } from './chat-client.ts';
 export { SipChatClient, type SipChatClientOptions } from './sip-chat-client.ts';
+export { sha1Hasher } from './sha1-hasher.ts';
+export { FileAssembler } from './file-assembler.ts';
+export { readBlobSource, type BlobSource } from './blob-body-source.ts';
 export { MsrpWebSockets, type MsrpConnectionCore, type MsrpWebSocketsOptions } from './msrp-websockets.ts';
 export { browserInstanceId, uuidFromBytes, INSTANCE_ID_KEY } from './instance-id.ts';
 export {

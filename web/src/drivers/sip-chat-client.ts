@@ -42,7 +42,13 @@
  * - What was learned about peers is handed in at sign-in (`capabilities`, from the app's storage) as the
  *   pager's capability store; every change comes back as a `capability` event, which the app persists.
  * - Nothing is reported as `outgoing`: pager mode has no copy of what this account sends from elsewhere.
- * - Incoming chat sessions are accepted automatically (Conversations); file offers are refused (no file UI yet).
+ * - Incoming chat sessions are accepted automatically (Conversations); file offers are the app's (RFC 5547):
+ *   `file` events in state `offered`, answered with acceptFile (200) or declineFile (603).
+ * - Files: `sendFile` reads the Blob a MiB at a time and hashes it (SHA-1, the hash RFC 5547 §5 names; the core's
+ *   FileHasher is synchronous and incremental, which Web Crypto is not: sha1-hasher.ts), then hands the bytes
+ *   to Conversations.sendFile (an INVITE with a=file-selector in a session of its own). A received file is put
+ *   together from the core's `file-data` events as Blob parts (file-assembler.ts) and handed over whole in the
+ *   `file` event that completes it; the core checks its SHA-1 on the way (a mismatch fails the transfer).
  *   Group states come from the pager's own events, which Conversations does not pass on (it keeps only its own
  *   texts): a ChatSessions subclass taps them on their way up.
  */
@@ -50,6 +56,9 @@ import {
   ChatSessions,
   Conversations,
   InvalidStateError,
+  type ChatSessionSnapshot,
+  type FileHasher,
+  type FileTransferSnapshot,
   Pager,
   isMsrpIdent,
   parseUri,
@@ -68,17 +77,24 @@ import {
   type UserAgentOptions,
   UserAgent,
 } from '../sip/index.ts';
+import { readBlobSource } from './blob-body-source.ts';
 import type {
   CapabilityNote,
   ChatClient,
   ChatConnectionState,
   ChatEvent,
   ChatFailure,
+  ChatFileTransfer,
   ChatListener,
+  FileTransferState,
   IncomingChatMessage,
+  OutgoingFile,
+  SendFileOptions,
   SendOptions,
   SignInOptions,
 } from './chat-client.ts';
+import { FileAssembler } from './file-assembler.ts';
+import { sha1Hasher } from './sha1-hasher.ts';
 import type { Clock } from './clock.ts';
 import { Emitter } from './emitter.ts';
 import { describeError, silentLogger, type Logger } from './logger.ts';
@@ -126,6 +142,10 @@ export interface SipChatClientOptions {
   readonly timers?: UserAgentOptions['timers'];
   /** told when an app listener throws (default: the logger's `error`) */
   readonly onListenerError?: ((error: unknown) => void) | undefined;
+  /** hashes files sent and checks files received (RFC 5547 §5; default SHA-1) */
+  readonly hasher?: FileHasher | undefined;
+  /** the largest file sendFile takes, bytes (default 100 MiB: the sender holds it in memory while it goes) */
+  readonly maxFileSize?: number | undefined;
 }
 
 /**
@@ -149,6 +169,26 @@ const CAPABILITIES = {
 const AUTH_REJECTED = new Set([401, 403, 407]);
 const DEFAULT_EXPIRES = 600;
 const DEFAULT_SIGN_OUT_TIMEOUT = 3_000;
+const DEFAULT_MAX_FILE_SIZE = 100 << 20;
+
+/** A file transfer as this client tracks it (the app's view, plus the core session it rides on). */
+interface FileRecord {
+  readonly id: string;
+  readonly direction: 'send' | 'receive';
+  readonly peer: string;
+  readonly name: string;
+  readonly type: string;
+  readonly size: number;
+  /** the core's session id, once the offer is out (sending) or from the start (receiving) */
+  sessionId: string | undefined;
+  state: FileTransferState;
+  bytes: number;
+  reason: string | undefined;
+  /** the last whole percent reported: progress events are coalesced to one per percent */
+  percent: number;
+  /** receiving: the bytes so far */
+  assembler: FileAssembler | undefined;
+}
 
 interface Session {
   readonly address: string;
@@ -177,6 +217,11 @@ interface Session {
   /** told about each registration change (signOut waits for the unregister with it) */
   onRegistration: ((snapshot: RegistrationSnapshot) => void) | undefined;
   readonly unsubscribe: (() => void)[];
+  /** file transfers by id, and the core session each rides on → its id */
+  readonly files: Map<string, FileRecord>;
+  readonly fileSessions: Map<string, string>;
+  /** the file being offered inside driver.run (its first events come before the session id is returned) */
+  offering: FileRecord | undefined;
 }
 
 export class SipChatClient implements ChatClient {
@@ -263,6 +308,8 @@ export class SipChatClient implements ChatClient {
           relay: relayUriOf(url),
           credentials: { username: decodeURIComponent(aor.user), password: options.password },
         },
+        // RFC 5547 §5: received files are checked against the sender's a=file-selector hash.
+        hasher: this.#o.hasher ?? sha1Hasher,
       },
       (event) => {
         const tapped = tap.session;
@@ -320,6 +367,9 @@ export class SipChatClient implements ChatClient {
       closing: false,
       onRegistration: undefined,
       unsubscribe: [],
+      files: new Map(),
+      fileSessions: new Map(),
+      offering: undefined,
     };
     session.unsubscribe.push(
       driver.events.on('event', (event) => {
@@ -464,6 +514,196 @@ export class SipChatClient implements ChatClient {
     session.msrp.flush();
   }
 
+  // ---- files (RFC 5547) ---------------------------------------------------------------------------------------
+
+  sendFile(to: string, file: OutgoingFile, options: SendFileOptions = {}): string {
+    const session = this.#signedIn();
+    if (typeof to !== 'string') throw new TypeError('sendFile needs an address');
+    if (typeof file.name !== 'string' || file.name === '') throw new TypeError('a file needs a name');
+    if (!isBlob(file.data)) throw new TypeError('a file needs its data as a Blob');
+    const id = options.id ?? this.#newId();
+    const held = session.files.get(id);
+    if (held !== undefined && !isFileOver(held.state)) return id; // still on its way: not sent twice
+    const record: FileRecord = {
+      id,
+      direction: 'send',
+      peer: peerKey(to),
+      name: file.name,
+      type: typeof file.type === 'string' && file.type !== '' ? file.type : 'application/octet-stream',
+      size: file.data.size,
+      sessionId: undefined,
+      state: 'preparing',
+      bytes: 0,
+      reason: undefined,
+      percent: 0,
+      assembler: undefined,
+    };
+    session.files.set(id, record);
+    this.#emitFile(record);
+    const limit = this.#o.maxFileSize ?? DEFAULT_MAX_FILE_SIZE;
+    if (record.size > limit) {
+      this.#endFile(record, 'failed', `larger than ${String(limit)} bytes, the most this app sends`);
+      return id;
+    }
+    void this.#offerFile(session, record, to, file.data);
+    return id;
+  }
+
+  /** Reads and hashes the file, then offers it (RFC 5547 §8: an INVITE whose SDP carries a=file-selector). */
+  async #offerFile(session: Session, record: FileRecord, to: string, data: Blob): Promise<void> {
+    const hasher = this.#o.hasher ?? sha1Hasher;
+    const gone = (): boolean => record.state !== 'preparing' || session.closing || this.#session !== session;
+    let read: Awaited<ReturnType<typeof readBlobSource>>;
+    try {
+      read = await readBlobSource(data, hasher, gone);
+    } catch (error) {
+      if (!gone()) this.#endFile(record, 'failed', `cannot read the file: ${describeError(error)}`);
+      return;
+    }
+    if (read === undefined || gone()) return;
+    const offer = { name: record.name, type: record.type, source: read.source, hash: read.hash };
+    session.offering = record;
+    try {
+      const sessionId = session.driver.run((core, now) => core.sendFile(to, offer, now));
+      this.#bindFile(session, record, sessionId);
+    } catch (error) {
+      this.#endFile(record, 'failed', describeError(error));
+    } finally {
+      session.offering = undefined;
+    }
+    session.msrp.flush();
+  }
+
+  acceptFile(id: string): void {
+    const session = this.#session;
+    const record = session?.files.get(id);
+    if (session === undefined || session.closing || record === undefined) return;
+    if (record.direction !== 'receive' || record.state !== 'offered' || record.sessionId === undefined)
+      return;
+    const sessionId = record.sessionId;
+    // RFC 5547 §8: the receiver answers the push with a recvonly m-line; the bytes follow over MSRP.
+    session.driver.run((core, now) => {
+      core.sessions.accept(sessionId, now);
+    });
+    session.msrp.flush();
+  }
+
+  declineFile(id: string): void {
+    const session = this.#session;
+    const record = session?.files.get(id);
+    if (session === undefined || session.closing || record === undefined) return;
+    if (record.direction !== 'receive' || record.state !== 'offered' || record.sessionId === undefined)
+      return;
+    const sessionId = record.sessionId;
+    this.#endFile(record, 'cancelled', 'declined');
+    // RFC 3261 §21.6.2: 603 Decline, the user does not want it.
+    session.driver.run((core, now) => {
+      if (core.sessions.session(sessionId)?.state !== 'Terminated') core.sessions.reject(sessionId, 603, now);
+    });
+    session.msrp.flush();
+  }
+
+  cancelFile(id: string): void {
+    const session = this.#session;
+    const record = session?.files.get(id);
+    if (session === undefined || session.closing || record === undefined || isFileOver(record.state)) return;
+    const sessionId = record.sessionId;
+    this.#endFile(record, 'cancelled', 'cancelled');
+    if (sessionId === undefined) return; // still reading the file: nothing went out
+    // RFC 3261 §9 / §15: CANCEL an offer not answered yet, BYE once established (a half-sent chunk ends with `#`).
+    session.driver.run((core, now) => {
+      core.sessions.end(sessionId, now);
+    });
+    session.msrp.flush();
+  }
+
+  #bindFile(session: Session, record: FileRecord, sessionId: string): void {
+    record.sessionId = sessionId;
+    session.fileSessions.set(sessionId, record.id);
+  }
+
+  #fileOf(session: Session, sessionId: string): FileRecord | undefined {
+    const id = session.fileSessions.get(sessionId);
+    if (id !== undefined) return session.files.get(id);
+    const offering = session.offering;
+    if (offering === undefined || offering.sessionId !== undefined) return undefined;
+    this.#bindFile(session, offering, sessionId);
+    return offering;
+  }
+
+  /** RFC 5547 §8: a file pushed to us: the app decides (acceptFile / declineFile). */
+  #fileOffered(session: Session, snapshot: ChatSessionSnapshot): void {
+    const file = snapshot.file;
+    if (file === undefined) return;
+    const record: FileRecord = {
+      id: this.#newId(),
+      direction: 'receive',
+      peer: snapshot.peer,
+      name: file.name ?? 'file',
+      type: file.type ?? 'application/octet-stream',
+      size: file.size,
+      sessionId: undefined,
+      state: 'offered',
+      bytes: 0,
+      reason: undefined,
+      percent: 0,
+      assembler: new FileAssembler(),
+    };
+    session.files.set(record.id, record);
+    this.#bindFile(session, record, snapshot.id);
+    this.#emitFile(record);
+  }
+
+  /** The core's view of a transfer moved: state changes go out at once, progress once per percent. */
+  #fileMoved(session: Session, sessionId: string, transfer: FileTransferSnapshot): void {
+    const record = this.#fileOf(session, sessionId);
+    if (record === undefined || isFileOver(record.state)) return;
+    record.bytes = transfer.bytes;
+    if (transfer.state === record.state) {
+      const percent = record.size === 0 ? 100 : Math.floor((transfer.bytes * 100) / record.size);
+      if (percent === record.percent) return;
+      record.percent = percent;
+      this.#emitFile(record);
+      return;
+    }
+    if (isFileOver(transfer.state)) {
+      this.#endFile(record, transfer.state, transfer.reason);
+      return;
+    }
+    record.state = transfer.state;
+    record.reason = transfer.reason;
+    this.#emitFile(record);
+  }
+
+  #endFile(record: FileRecord, state: FileTransferState, reason: string | undefined): void {
+    const data =
+      state === 'complete' && record.direction === 'receive'
+        ? record.assembler?.blob(record.type)
+        : undefined;
+    record.state = state;
+    record.reason = state === 'complete' ? undefined : reason;
+    if (state === 'complete') record.bytes = record.size;
+    record.assembler = undefined;
+    this.#emitFile(record, data);
+  }
+
+  #emitFile(record: FileRecord, data?: Blob): void {
+    const transfer: ChatFileTransfer = {
+      id: record.id,
+      direction: record.direction,
+      peer: record.peer,
+      name: record.name,
+      type: record.type,
+      size: record.size,
+      bytes: record.bytes,
+      state: record.state,
+      reason: record.reason,
+      at: this.#o.clock.now(),
+      data,
+    };
+    this.#emit({ type: 'file', transfer });
+  }
+
   #signedIn(): Session {
     const session = this.#session;
     if (session === undefined) throw new InvalidStateError('signed out');
@@ -570,11 +810,8 @@ export class SipChatClient implements ChatClient {
         session.msrp.close(event.connection);
         return;
       case 'incoming-session':
-        // Chat sessions are accepted by Conversations; a file offer has no UI here yet: 488 (RFC 5547 §8).
-        if (event.session.kind !== 'chat')
-          session.driver.run((core, now) => {
-            core.sessions.reject(event.session.id, 488, now);
-          });
+        // Chat sessions are accepted by Conversations; a file offer is the user's to answer (RFC 5547 §8).
+        if (event.session.kind === 'file') this.#fileOffered(session, event.session);
         return;
       case 'mode':
         this.#log.info(`sip-chat-client: ${event.peer} now in ${event.mode} mode (${event.reason})`);
@@ -583,10 +820,15 @@ export class SipChatClient implements ChatClient {
         this.#log.debug(
           `sip-chat-client: session ${event.session.id} ${event.session.state} ${event.session.reason ?? ''}`,
         );
+        // A file session's snapshots carry the transfer too (its offer is out before any `file` event).
+        if (event.session.file !== undefined) this.#fileMoved(session, event.session.id, event.session.file);
         session.msrp.flush();
         return;
       case 'file':
+        this.#fileMoved(session, event.sessionId, event.transfer);
+        return;
       case 'file-data':
+        this.#fileOf(session, event.sessionId)?.assembler?.add(event.offset, event.bytes);
         return;
     }
   }
@@ -710,6 +952,19 @@ function relayUriOf(url: string): string {
   const parsed = new URL(url);
   const port = parsed.port || (parsed.protocol === 'wss:' ? '443' : '80');
   return `${parsed.protocol === 'wss:' ? 'msrps' : 'msrp'}://${parsed.hostname}:${port};ws`;
+}
+
+function isFileOver(state: FileTransferState): boolean {
+  return state === 'complete' || state === 'failed' || state === 'cancelled';
+}
+
+function isBlob(value: unknown): value is Blob {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as Blob).slice === 'function' &&
+    typeof (value as Blob).size === 'number'
+  );
 }
 
 function isOver(state: MessageState): boolean {

@@ -18,6 +18,11 @@
  *
  * Same-origin tabs share everything anyway (IndexedDB, storage), so the session travelling over the channel
  * exposes nothing new. Without Web Locks (very old browsers) every tab leads on its own.
+ *
+ * Files: a follower's sendFile carries its Blob in the command, and a received file's Blob rides in the `file`
+ * event; both cross the BroadcastChannel by structured clone, which copies a Blob by reference to the same data
+ * (no bytes are read), so any tab may send a file and every tab can offer the download. The file transfer
+ * itself runs in the leader, like everything else.
  */
 import { InvalidStateError } from '../sip/index.ts';
 import type {
@@ -25,6 +30,8 @@ import type {
   ChatConnectionState,
   ChatEvent,
   ChatListener,
+  OutgoingFile,
+  SendFileOptions,
   SendOptions,
   SignInOptions,
 } from './chat-client.ts';
@@ -61,7 +68,14 @@ type Command =
       readonly options: SendOptions;
     }
   | { readonly op: 'markDisplayed'; readonly ids: readonly string[] }
-  | { readonly op: 'setComposing'; readonly peer: string; readonly active: boolean };
+  | { readonly op: 'setComposing'; readonly peer: string; readonly active: boolean }
+  | {
+      readonly op: 'sendFile';
+      readonly to: string;
+      readonly file: OutgoingFile;
+      readonly options: SendFileOptions;
+    }
+  | { readonly op: 'acceptFile' | 'declineFile' | 'cancelFile'; readonly id: string };
 
 type Wire =
   | { readonly kind: 'event'; readonly event: ChatEvent }
@@ -187,6 +201,26 @@ export class TabRelayClient implements ChatClient {
     this.#command({ op: 'setComposing', peer, active });
   }
 
+  sendFile(to: string, file: OutgoingFile, options: SendFileOptions = {}): string {
+    this.#checkSignedIn();
+    const id = options.id ?? this.#o.newId();
+    const plain = { name: file.name, type: file.type, size: file.size, data: file.data };
+    this.#command({ op: 'sendFile', to, file: plain, options: { ...options, id } });
+    return id;
+  }
+
+  acceptFile(id: string): void {
+    this.#command({ op: 'acceptFile', id });
+  }
+
+  declineFile(id: string): void {
+    this.#command({ op: 'declineFile', id });
+  }
+
+  cancelFile(id: string): void {
+    this.#command({ op: 'cancelFile', id });
+  }
+
   /** Leaves the election (the tab is going away): the lock passes to another tab, which takes over. */
   close(): void {
     if (this.#closed) return;
@@ -275,9 +309,26 @@ export class TabRelayClient implements ChatClient {
         case 'setComposing':
           if (client.address !== undefined) client.setComposing(command.peer, command.active);
           return;
+        case 'sendFile':
+          if (client.address !== undefined) client.sendFile(command.to, command.file, command.options);
+          return;
+        case 'acceptFile':
+          if (client.address !== undefined) client.acceptFile(command.id);
+          return;
+        case 'declineFile':
+          if (client.address !== undefined) client.declineFile(command.id);
+          return;
+        case 'cancelFile':
+          if (client.address !== undefined) client.cancelFile(command.id);
+          return;
       }
     } catch (error) {
-      if (command.op === 'signIn' || command.op === 'send' || command.op === 'sendGroup') {
+      if (
+        command.op === 'signIn' ||
+        command.op === 'send' ||
+        command.op === 'sendGroup' ||
+        command.op === 'sendFile'
+      ) {
         // The issuing tab relies on these: in the leader's own tab, let the caller see the misuse.
         if (this.#relaying === false) throw error;
       }

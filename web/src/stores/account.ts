@@ -20,6 +20,7 @@ import type { ChatConnectionState, ChatEvent, SignInOptions } from '../drivers/i
 import { normalizeAddress } from './address.ts';
 import { useContactsStore } from './contacts.ts';
 import { useConversationsStore } from './conversations.ts';
+import { useFilesStore } from './files.ts';
 import { useMessagesStore } from './messages.ts';
 import { useOutboxStore } from './outbox.ts';
 import { useSearchStore } from './search.ts';
@@ -182,6 +183,7 @@ export const useAccountStore = defineStore('account', () => {
     phase.value = 'signed-out';
     held = undefined;
     useSearchStore(pinia).reset();
+    useFilesStore(pinia).reset();
     useOutboxStore(pinia).reset();
     useMessagesStore(pinia).reset();
     useConversationsStore(pinia).reset();
@@ -264,6 +266,9 @@ export const useAccountStore = defineStore('account', () => {
         return;
       case 'capability':
         if (phase.value === 'signed-in') useConversationsStore(pinia).learn(event.note);
+        return;
+      case 'file':
+        if (phase.value === 'signed-in') useFilesStore(pinia).onTransfer(event.transfer);
         return;
     }
   }

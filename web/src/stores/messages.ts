@@ -170,6 +170,13 @@ export const useMessagesStore = defineStore('messages', () => {
     save(next);
   }
 
+  /** A message made elsewhere (a file, stores/files.ts) added or changed: in memory and history; `note` moves
+   * its conversation (preview, order, unread). */
+  function upsert(message: ChatMessage, note: boolean): void {
+    update(message);
+    if (note) useConversationsStore(pinia).noteMessage(message);
+  }
+
   function applyState(event: StateEvent): void {
     const options = { failure: event.failure, recipient: event.recipient };
     const message = find(event.id);
@@ -341,6 +348,7 @@ export const useMessagesStore = defineStore('messages', () => {
     load,
     isLoaded,
     addOutgoing,
+    upsert,
     applyState,
     retry,
     requeue,
