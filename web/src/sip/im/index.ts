@@ -94,4 +94,12 @@ export {
   type PresenceTuple,
   type PresenceNote,
   type Basic,
+  // the product's five statuses over PIDF/RPID, used by both presence sides
+  DND_ACTIVITY,
+  PRESENCE_STATUSES,
+  composePresence,
+  presenceStatus,
+  statusPresence,
+  type PresenceStatus,
+  type StatusDocumentOptions,
 } from './pidf.ts';

@@ -185,3 +185,104 @@ export function buildPidf(p: PresenceInput): string {
     ),
   );
 }
+
+// ---- the product's five statuses (SPEC §8) over PIDF/RPID ---------------------------------------------------
+
+/** What the app shows and lets the user pick. */
+export type PresenceStatus = 'available' | 'away' | 'busy' | 'dnd' | 'offline';
+
+export const PRESENCE_STATUSES: readonly PresenceStatus[] = ['available', 'away', 'busy', 'dnd', 'offline'];
+
+/**
+ * RPID has no do-not-disturb activity (RFC 4480 §3.2 lists none): it travels as <rpid:busy/> (what a plain RPID
+ * reader understands) plus <rpid:other>do-not-disturb</rpid:other> (what tells it apart from busy).
+ */
+export const DND_ACTIVITY = 'do-not-disturb';
+
+/** RFC 4480 §3.2 activities published for each status. */
+const STATUS_ACTIVITIES: Readonly<Record<PresenceStatus, readonly string[]>> = {
+  available: [],
+  away: ['away'],
+  busy: ['busy'],
+  dnd: ['busy', DND_ACTIVITY],
+  offline: [],
+};
+
+/** RFC 4480 activities read as "busy" and as "away"; any other activity (or none) of an open presence is "available". */
+const BUSY_ACTIVITIES = new Set('busy on-the-phone meeting presentation performance steering'.split(' '));
+const AWAY_ACTIVITIES = new Set(
+  'away appointment breakfast dinner holiday in-transit meal permanent-absence shopping sleeping travel vacation'.split(
+    ' ',
+  ),
+);
+
+/**
+ * A parsed document as one of the five statuses: closed (or no tuple saying open, and no activity) is offline;
+ * otherwise the activities decide, do-not-disturb before busy before away.
+ */
+export function presenceStatus(p: Pick<Presence, 'basic' | 'activities'>): PresenceStatus {
+  // RFC 3863 §4.1.4: <basic> closed means the contact cannot take messages.
+  if (p.basic === 'closed') return 'offline';
+  if (p.basic === undefined && p.activities.length === 0) return 'offline';
+  const has = (set: ReadonlySet<string>): boolean => p.activities.some((a) => set.has(a.toLowerCase()));
+  if (p.activities.some((a) => a.toLowerCase() === DND_ACTIVITY || a.toLowerCase() === 'dnd')) return 'dnd';
+  if (has(BUSY_ACTIVITIES)) return 'busy';
+  if (has(AWAY_ACTIVITIES)) return 'away';
+  return 'available';
+}
+
+export interface StatusDocumentOptions {
+  /** the tuple id (unique per device, so a presence agent can merge several devices' documents); "t1" by default */
+  tupleId?: string | undefined;
+  /** the tuple's <contact> (RFC 3863 §4.1.5), e.g. the AOR */
+  contact?: string | undefined;
+}
+
+/**
+ * The PIDF a presentity publishes for a status: one tuple (open, or closed for offline) and a dm:person with the
+ * RPID activities and the note (RFC 4479 §3.3: the person carries what the person does). The note also goes in
+ * the tuple (RFC 3863 §4.1.6), so it survives a presence agent that merges tuples only.
+ */
+export function statusPresence(
+  entity: string,
+  status: PresenceStatus,
+  note?: string,
+  options: StatusDocumentOptions = {},
+): PresenceInput {
+  if (!PRESENCE_STATUSES.includes(status)) throw new TypeError(`unknown presence status ${String(status)}`);
+  const tuple = {
+    id: options.tupleId ?? 't1',
+    basic: status === 'offline' ? ('closed' as const) : ('open' as const),
+    contact: options.contact,
+    notes: note === undefined ? [] : [{ text: note }],
+  };
+  const input: PresenceInput = { entity, tuples: [tuple], activities: [...STATUS_ACTIVITIES[status]] };
+  if (note !== undefined) input.note = note;
+  return input;
+}
+
+/**
+ * Composition (RFC 3903 §2, RFC 4479 §5 — the thin slice): several publications of one presentity as one document,
+ * entity = the AOR: every tuple of each (a repeated id gets a suffix), the union of the activities, the first note.
+ * No publication: one closed tuple (offline).
+ */
+export function composePresence(entity: string, documents: readonly Presence[]): PresenceInput {
+  if (documents.length === 0) return { entity, tuples: [{ id: 'offline', basic: 'closed' }] };
+  const tuples: PresenceTuple[] = [];
+  const ids = new Set<string>();
+  const activities: string[] = [];
+  let note: string | undefined;
+  for (const doc of documents) {
+    for (const t of doc.tuples) {
+      let id = t.id;
+      for (let n = 2; ids.has(id); n++) id = `${t.id}-${String(n)}`;
+      ids.add(id);
+      tuples.push({ ...t, id });
+    }
+    for (const a of doc.activities) if (!activities.includes(a)) activities.push(a);
+    note ??= doc.note;
+  }
+  const input: PresenceInput = { entity, tuples, activities };
+  if (note !== undefined) input.note = note;
+  return input;
+}

@@ -90,3 +90,16 @@ export {
   type ConversationsOptions,
   type ModePolicy,
 } from './conversations.ts';
+// Presence (RFC 3856, RFC 3903 PUBLISH, RFC 6665 SUBSCRIBE/NOTIFY) on top of the user agent.
+export {
+  PUBLICATION_TRANSITIONS,
+  PresenceClient,
+  WATCH_TRANSITIONS,
+  type BuddyPresence,
+  type PresenceEvent,
+  type PresenceOptions,
+  type PresenceUpdate,
+  type PublicationSnapshot,
+  type PublicationState,
+  type WatchState,
+} from './presence.ts';
