@@ -28,6 +28,12 @@
  * forking, the store) without a server transaction; each copy's outcome is logged and counted, and a failed one
  * is reported to the sender with an IMDN when the message asked for negative delivery notifications.
  *
+ * The core is also the presence agent of its users (presence-agent.ts, RFC 3856 §3): a PUBLISH for a local AOR and
+ * a SUBSCRIBE with Event: presence to one (or in one of the agent's dialogs, which name the core as Contact) is
+ * authenticated with digest (the publisher must be the presentity, the watcher a local user) and handed to the
+ * agent; its NOTIFYs go out through #proxy like any request the core originates (along the dialog's route set,
+ * which leads back through the edge to the watcher's flow), and its expiry runs on the driver's timer.
+ *
  * Decisions where the RFCs leave a choice:
  *  - Only local users are served: a request for another domain gets 403 (never an open relay), in-dialog
  *    requests are forwarded only along a route set the core is in (it Record-Routes dialog-forming requests).
@@ -90,6 +96,7 @@ import { imdnNotice, originalToOf, requestedNotification } from './imdn-notice.t
 import { LocationService, type Binding, type BindingInput } from './location.ts';
 import { coreBranch, isLoop, loopHash } from './loop.ts';
 import type { MessageStore } from './message-store.ts';
+import { PRESENCE_EVENT, PresenceAgent, type PresenceNotify } from './presence-agent.ts';
 import {
   URI_LIST_ACCEPT,
   URI_LIST_USER,
@@ -217,14 +224,16 @@ interface Fork {
   readonly startedAt: number;
 }
 
-type OwnTimer = { readonly forkId: number; readonly at: number };
+type OwnTimer =
+  | { readonly type: 'fork'; readonly forkId: number; readonly at: number }
+  | { readonly type: 'presence'; readonly at: number };
 
 const LINK_FLOW_ID = 'edge';
 const TCP_FLOW_PREFIX = 'tcp:';
 const LINK_FLOW: FlowInfo = { transport: 'TCP', reliable: true, remote: 'edge', flowId: LINK_FLOW_ID };
 /** RFC 3261 §20.1/§20.5: what the core answers to OPTIONS and 405 with. */
 const ALLOW =
-  'INVITE, ACK, CANCEL, BYE, OPTIONS, MESSAGE, REGISTER, SUBSCRIBE, NOTIFY, REFER, INFO, UPDATE, PRACK';
+  'INVITE, ACK, CANCEL, BYE, OPTIONS, MESSAGE, REGISTER, SUBSCRIBE, NOTIFY, PUBLISH, REFER, INFO, UPDATE, PRACK';
 /** Option tags the registrar understands in Require. */
 const SUPPORTED = new Set(['path', 'outbound', 'gruu']);
 /** Failures after which a MESSAGE is stored rather than refused: no device took it, but none refused it. */
@@ -263,6 +272,11 @@ export class SipCore {
   #listRequests: Counter | undefined;
   #listRecipients: Counter | undefined;
   #imdnCounter: Counter | undefined;
+  /** the presence agent (presence-agent.ts) and the earliest expiry its timer is armed for */
+  readonly presence: PresenceAgent;
+  #presenceArmed: number | undefined;
+  #presenceRequests: Counter | undefined;
+  #presenceNotifies: Counter | undefined;
 
   constructor(options: SipCoreOptions) {
     this.#o = options;
@@ -296,9 +310,16 @@ export class SipCore {
       clock: this.#clock,
       transmit: (t) => this.#transmit(t),
       handle: (event, now) => this.#handle(event, now),
-      fire: (item, now) => this.#groupTimeout(item, now),
+      fire: (item, now) =>
+        item.type === 'fork' ? this.#groupTimeout(item, now) : this.#presenceTimer(item, now),
       onHandlerError: (error, event) =>
         options.log.error({ err: error, event: event.type }, 'core: event handling failed'),
+    });
+    this.presence = new PresenceAgent({
+      domain: options.domain.toLowerCase(),
+      random: this.#random,
+      contact: this.#coreUri(),
+      minExpires: this.#minExpires,
     });
     const registry = options.metrics?.registry;
     if (registry !== undefined) {
@@ -333,6 +354,24 @@ export class SipCore {
       this.#imdnCounter = registry.counter(
         'gateway_core_imdn_total',
         'IMDNs the embedded core sent as an intermediary (RFC 5438), by status: stored, failed.',
+      );
+      registry.gauge(
+        'gateway_presence_publications',
+        'Presence publications (RFC 3903) held by the embedded presence agent.',
+        () => this.presence.publicationCount,
+      );
+      registry.gauge(
+        'gateway_presence_subscriptions',
+        'Presence subscriptions (RFC 3856) served by the embedded presence agent.',
+        () => this.presence.subscriptionCount,
+      );
+      this.#presenceRequests = registry.counter(
+        'gateway_presence_requests_total',
+        'PUBLISH and SUBSCRIBE answered by the presence agent, by method and status.',
+      );
+      this.#presenceNotifies = registry.counter(
+        'gateway_presence_notifies_total',
+        'NOTIFYs sent by the presence agent, by subscription state: active, terminated.',
       );
     }
   }
@@ -518,12 +557,20 @@ export class SipCore {
         now,
       );
     }
+    // A refresh or removal of one of the presence agent's subscriptions (its Contact is the core).
+    if (
+      request.method === 'SUBSCRIBE' &&
+      request.toTag !== undefined &&
+      (forUs || this.presence.hasDialog(request))
+    )
+      return this.#presenceRequest(serverId, request, flow, undefined, now);
     if (forUs) {
       if (request.method === 'OPTIONS')
         return this.#reply(serverId, request, 200, now, {
           Allow: ALLOW,
           Accept: 'application/sdp, text/plain, message/cpim, application/resource-lists+xml',
           Supported: 'path, outbound',
+          'Allow-Events': PRESENCE_EVENT,
         });
       return this.#reply(serverId, request, request.method === 'INVITE' ? 404 : 405, now, { Allow: ALLOW });
     }
@@ -547,6 +594,12 @@ export class SipCore {
     this.#o.users.refresh?.();
     if (user === undefined || !this.#o.users.has(user)) return this.#reply(serverId, request, 404, now);
     const aor = this.#aor(user);
+    // RFC 3856 §3: the core is the presence agent of its users (PUBLISH of any package: it is the compositor).
+    if (
+      request.method === 'PUBLISH' ||
+      (request.method === 'SUBSCRIBE' && PresenceAgent.servesSubscribe(request))
+    )
+      return this.#presenceRequest(serverId, request, flow, aor, now);
 
     const bindings = this.location.lookup(aor, now);
     if (bindings.length === 0) {
@@ -587,15 +640,18 @@ export class SipCore {
 
   /** §16.6 step 4: our Record-Route, so in-dialog requests come back through the core to the right flow. */
   #recordRoute(request: SipRequest): void {
+    request.headers.prepend('Record-Route', `<${this.#coreUri()};lr>`);
+  }
+
+  /** The core's own URI (no user part): its Record-Route, and the Contact of the presence agent's dialogs. */
+  #coreUri(): string {
     const { udp, tcp } = this.#o.ports;
     const host = uriHostOf(this.#o.publicHost);
-    const value =
-      udp !== undefined
-        ? `<sip:${host}:${udp};lr>`
-        : tcp !== undefined
-          ? `<sip:${host}:${tcp};transport=tcp;lr>`
-          : `<sip:${host}:${this.#o.link.via.port};transport=tcp;lr>`;
-    request.headers.prepend('Record-Route', value);
+    return udp !== undefined
+      ? `sip:${host}:${udp}`
+      : tcp !== undefined
+        ? `sip:${host}:${tcp};transport=tcp`
+        : `sip:${host}:${this.#o.link.via.port};transport=tcp`;
   }
 
   // ---- registrar (RFC 3261 §10.3) ------------------------------------------------------------------------------
@@ -1041,6 +1097,116 @@ export class SipCore {
     });
   }
 
+  // ---- the presence agent (RFC 3856, RFC 3903, RFC 6665; presence-agent.ts) -----------------------------------
+
+  /**
+   * A PUBLISH for `presentity`, or a SUBSCRIBE (out of dialog for `presentity`, or in one of the agent's dialogs).
+   * RFC 3903 §6 step 1 / RFC 3856 §6.6: digest first — a publisher must be the presentity itself, a watcher a
+   * local user (a watcher from elsewhere cannot be authenticated here: 403).
+   */
+  #presenceRequest(
+    serverId: string,
+    request: SipRequest,
+    flow: FlowInfo,
+    presentity: string | undefined,
+    now: number,
+  ): void {
+    const method = request.method;
+    const answered = (status: number): void => {
+      this.#presenceRequests?.inc({ method, status: String(status) });
+    };
+    const user = method === 'PUBLISH' ? request.uri.user : request.from.uri.user;
+    this.#o.users.refresh?.();
+    if (
+      user === undefined ||
+      (method === 'SUBSCRIBE' && !this.#isLocal(request.from.uri)) ||
+      !this.#o.users.has(user)
+    ) {
+      answered(403);
+      return this.#reply(serverId, request, 403, now, {}, 'Forbidden (presence is for local users)');
+    }
+    const { source, ip } = this.#clientOf(request, flow);
+    const auth = this.#guard.check(request.headers.getAll('authorization'), method, user, source, ip, now);
+    switch (auth.kind) {
+      case 'challenge':
+      case 'failed':
+        answered(401);
+        return this.#reply(serverId, request, 401, now, {
+          'WWW-Authenticate': this.#guard.challenges(now, auth.kind === 'challenge' && auth.stale),
+        });
+      case 'forbidden':
+        this.#o.log.info({ method, user, source, reason: auth.reason }, 'presence: request refused');
+        answered(403);
+        return this.#reply(serverId, request, 403, now, {}, 'Forbidden');
+      case 'ok':
+        break;
+    }
+    // What ran out while no timer fired yet goes first, so the request meets the current state.
+    this.#sendNotifies(this.presence.expire(now), now);
+    const result =
+      method === 'PUBLISH'
+        ? this.presence.publish(request, presentity ?? this.#aor(user), now)
+        : this.presence.subscribe(request, parseUri(`sip:${this.#aor(user)}`), presentity, now);
+    answered(result.response.status);
+    try {
+      this.#layer.respond(serverId, result.response, now);
+    } catch (error) {
+      if (!(error instanceof InvalidStateError)) throw error;
+    }
+    this.#sendNotifies(result.notifies, now);
+    this.#armPresence();
+  }
+
+  /**
+   * RFC 6665 §4.2.2: each NOTIFY goes along its dialog's route set (to the edge and the watcher's flow, or to an
+   * outside watcher's Contact); with no route set, a Contact the watcher registered is reached through its Path.
+   */
+  #sendNotifies(notifies: readonly PresenceNotify[], now: number): void {
+    for (const notify of notifies) {
+      const request = notify.request;
+      const binding =
+        request.route.length > 0
+          ? undefined
+          : this.location.lookup(notify.watcher, now).find((b) => b.uri === request.uri.toString());
+      this.#presenceNotifies?.inc({ state: notify.final ? 'terminated' : 'active' });
+      this.#proxy(
+        undefined,
+        request,
+        loopHash(request),
+        [[{ uri: request.uri, route: binding?.path ?? [], binding }]],
+        {
+          noCancel: false,
+          onFinal: (response) => {
+            const at = this.#clock();
+            const status = response?.status ?? 408;
+            if (status >= 300)
+              this.#o.log.debug({ status, watcher: notify.watcher }, 'presence: NOTIFY failed');
+            this.#sendNotifies(
+              this.presence.notifyAnswered(notify.subscriptionId, notify.cseq, status, at),
+              at,
+            );
+            this.#armPresence();
+          },
+        },
+        now,
+      );
+    }
+  }
+
+  /** One driver deadline at the agent's next expiry (a later one stays queued; firing early is harmless). */
+  #armPresence(): void {
+    const at = this.presence.nextDeadline();
+    if (at === undefined || (this.#presenceArmed !== undefined && this.#presenceArmed <= at)) return;
+    this.#presenceArmed = at;
+    this.#driver.schedule(at, { type: 'presence', at });
+  }
+
+  #presenceTimer(timer: OwnTimer, now: number): void {
+    if (this.#presenceArmed === timer.at) this.#presenceArmed = undefined;
+    this.#sendNotifies(this.presence.expire(now), now);
+    this.#armPresence();
+  }
+
   // ---- the proxy (RFC 3261 §16) ----------------------------------------------------------------------------------
 
   #proxy(
@@ -1094,7 +1260,7 @@ export class SipCore {
         ? now + this.#timerC
         : fork.startedAt + 48 * this.#layer.timers.T1;
     if (fork.deadline !== undefined)
-      this.#driver.schedule(fork.deadline, { forkId: fork.id, at: fork.deadline });
+      this.#driver.schedule(fork.deadline, { type: 'fork', forkId: fork.id, at: fork.deadline });
     for (const target of group) this.#startBranch(fork, target, now);
     this.#progress(fork, now);
   }
@@ -1226,7 +1392,7 @@ export class SipCore {
     this.#nextGroup(fork, now);
   }
 
-  #groupTimeout(timer: OwnTimer, now: number): void {
+  #groupTimeout(timer: OwnTimer & { type: 'fork' }, now: number): void {
     const fork = this.#forks.get(timer.forkId);
     if (fork === undefined || fork.done || fork.deadline !== timer.at) return;
     fork.deadline = undefined;

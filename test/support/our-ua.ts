@@ -33,12 +33,15 @@ import {
 } from '../../web/src/drivers/index.ts';
 import {
   Pager,
+  PresenceClient,
   UserAgent,
   type IncomingRequest,
   type MessageState,
   type OutgoingMessage,
   type PagerEvent,
   type PagerOptions,
+  type PresenceEvent,
+  type PresenceStatus,
   type SendOptions,
   type OutgoingRequest,
   type RegistrationSnapshot,
@@ -83,6 +86,8 @@ export interface OurUaOptions {
    * its events land in `pagerEvents`; `messages` then holds what it showed. Off: every MESSAGE is answered 200.
    */
   readonly pager?: boolean | Partial<Omit<PagerOptions, 'ua' | 'random'>>;
+  /** Run the PresenceClient as the core instead (web/src/sip/ua/presence.ts): publish, watch, presenceEvents. */
+  readonly presence?: boolean;
 }
 
 /** A MESSAGE our UA received (and answered 200). */
@@ -104,12 +109,16 @@ export interface RequestResult {
 
 export interface OurUa {
   readonly ua: UserAgent;
-  /** drives the UserAgent, or the Pager around it with `pager` */
-  readonly driver: SipDriver<UserAgent | Pager>;
+  /** drives the UserAgent, or the Pager around it with `pager`, or the PresenceClient with `presence` */
+  readonly driver: SipDriver<UserAgent | Pager | PresenceClient>;
   /** the pager, with `pager` */
   readonly pager: Pager | undefined;
   /** every event of the pager but its pass-through UA events (those are in `events`), in order */
   readonly pagerEvents: readonly PagerEvent[];
+  /** the presence layer, with `presence` */
+  readonly presence: PresenceClient | undefined;
+  /** every event of the presence layer but its pass-through UA events, in order */
+  readonly presenceEvents: readonly PresenceEvent[];
   readonly transport: WebSocketTransport;
   readonly aor: string;
   readonly instanceId: string;
@@ -170,6 +179,21 @@ export interface OurUa {
     what: string,
     timeoutMs?: number,
   ): Promise<T>;
+  /** Presence: publish our status (offline unpublishes). */
+  publish(status: PresenceStatus, note?: string): void;
+  /** Presence: watch (SUBSCRIBE to) a buddy, or stop. */
+  watch(uri: string): void;
+  unwatch(uri: string): void;
+  /**
+   * Presence: resolves with the first presence report for `uri` with that status, among the presence events from
+   * index `since` on (default 0: already seen or to come).
+   */
+  waitForPresence(
+    uri: string,
+    status: PresenceStatus,
+    since?: number,
+    timeoutMs?: number,
+  ): Promise<Extract<PresenceEvent, { type: 'presence' }>>;
   /** Abruptly ends the current WebSocket from our side (ws.terminate(): no close frame): a dead connection. */
   killSocket(): void;
   /** The last SIP first lines and transport lines seen, newest last. */
@@ -281,10 +305,19 @@ export function startOurUa(options: OurUaOptions): OurUa {
     options.pager === undefined || options.pager === false
       ? undefined
       : new Pager({ ua, random, ...(options.pager === true ? {} : options.pager) });
-  const driver = new SipDriver<UserAgent | Pager>({ core: pager ?? ua, transport, clock, logger });
+  const presence = options.presence === true ? new PresenceClient({ ua, random }) : undefined;
+  if (presence !== undefined && pager !== undefined)
+    throw new TypeError('our UA runs either the pager or the presence layer, not both');
+  const driver = new SipDriver<UserAgent | Pager | PresenceClient>({
+    core: pager ?? presence ?? ua,
+    transport,
+    clock,
+    logger,
+  });
 
   const events: UserAgentEvent[] = [];
   const pagerEvents: PagerEvent[] = [];
+  const presenceEvents: PresenceEvent[] = [];
   const messages: ReceivedMessage[] = [];
   const registrations: RegistrationSnapshot[] = [];
   const states: ConnectionState[] = [];
@@ -388,7 +421,17 @@ export function startOurUa(options: OurUaOptions): OurUa {
   };
 
   driver.events.on('event', (event) => {
-    if (pager === undefined) {
+    if (presence !== undefined) {
+      const e = event as PresenceEvent;
+      if (e.type === 'ua') {
+        events.push(e.event);
+        onEvent(e.event);
+      } else {
+        presenceEvents.push(e);
+        if (e.type === 'presence')
+          trace(`  presence: ${e.uri} ${e.status}${e.note === undefined ? '' : ` (${e.note})`}`);
+      }
+    } else if (pager === undefined) {
       const e = event as UserAgentEvent;
       events.push(e);
       onEvent(e);
@@ -459,6 +502,11 @@ export function startOurUa(options: OurUaOptions): OurUa {
       throw new Error(`our UA ${options.aor} runs without the pager (start it with pager: true)`);
     return pager;
   };
+  const needPresence = (): PresenceClient => {
+    if (presence === undefined)
+      throw new Error(`our UA ${options.aor} runs without presence (start it with presence: true)`);
+    return presence;
+  };
   const sent = (result: ReturnType<Pager['send']>): string => {
     if (!result.ok)
       throw new Error(`our UA ${options.aor}: refused (${result.reason}, ${String(result.bytes)} bytes)`);
@@ -471,6 +519,8 @@ export function startOurUa(options: OurUaOptions): OurUa {
     driver,
     pager,
     pagerEvents,
+    presence,
+    presenceEvents,
     transport,
     aor: options.aor,
     instanceId,
@@ -555,6 +605,38 @@ export function startOurUa(options: OurUaOptions): OurUa {
     waitForPagerEvent(predicate, what, timeoutMs = DEFAULT_TIMEOUT) {
       needPager();
       return waitFor(() => pagerEvents.find(predicate), what, timeoutMs);
+    },
+    publish(status, note) {
+      const p = needPresence();
+      driver.run((_core, now) => {
+        p.publish({ status, note }, now);
+      });
+    },
+    watch(uri) {
+      const p = needPresence();
+      driver.run((_core, now) => {
+        p.watch(uri, now);
+      });
+    },
+    unwatch(uri) {
+      const p = needPresence();
+      driver.run((_core, now) => {
+        p.unwatch(uri, now);
+      });
+    },
+    waitForPresence(uri, status, since = 0, timeoutMs = DEFAULT_TIMEOUT) {
+      needPresence();
+      return waitFor(
+        () =>
+          presenceEvents
+            .slice(since)
+            .find(
+              (e): e is Extract<PresenceEvent, { type: 'presence' }> =>
+                e.type === 'presence' && e.uri === uri && e.status === status,
+            ),
+        `presence ${status} of ${uri}`,
+        timeoutMs,
+      );
     },
     killSocket() {
       if (current === undefined) throw new Error('our UA: no WebSocket to kill');
