@@ -36,3 +36,16 @@ export class InvalidStateError extends SipError {
 export class TransportError extends SipError {
   override name = 'TransportError';
 }
+
+/**
+ * A read of a peer's header that may not parse (headers are parsed lazily, when first read): its value, or
+ * undefined when it is malformed. Any other error is a bug of ours and propagates.
+ */
+export function unlessMalformed<T>(read: () => T): T | undefined {
+  try {
+    return read();
+  } catch (e) {
+    if (e instanceof ParseError) return undefined;
+    throw e;
+  }
+}

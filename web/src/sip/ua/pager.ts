@@ -33,7 +33,7 @@
  * wait while there is no flow. An IM's body is built when it leaves, so what was learned about the peer in the
  * meantime counts: CPIM only when notifications are asked for and the peer is not known to refuse CPIM or IMDN.
  */
-import { InvalidStateError, ParseError } from '../errors.ts';
+import { InvalidStateError, ParseError, unlessMalformed } from '../errors.ts';
 import {
   SipHeaders,
   formatDate,
@@ -1006,7 +1006,7 @@ export class Pager {
       return;
     }
     const content = decodePagerBody(
-      safe(() => request.contentType),
+      unlessMalformed(() => request.contentType),
       request.body,
     );
     const peer = peerKey(request.from.uri);
@@ -1059,8 +1059,8 @@ export class Pager {
         this.#learn(peer, 'imdn', 'yes', 'it asked for IMDN', false);
     }
     // RFC 3428 §7: Expires counts from Date when there is one, else from arrival (so it cannot have passed yet).
-    const expires = safe(() => request.expires);
-    const date = safe(() => request.date);
+    const expires = unlessMalformed(() => request.expires);
+    const date = unlessMalformed(() => request.date);
     const expiresAt = expires !== undefined ? (date ?? now) + expires * 1000 : undefined;
     const subject = cpim?.subjects[0]?.text ?? request.headers.get('subject');
     const displayRequested = cpim !== undefined && wantsNotification(cpim, 'display');
@@ -1193,7 +1193,7 @@ function notificationTarget(cpim: CpimMessage, request: SipRequest): string {
 
 function acceptOf(response: SipResponse): MediaType[] | undefined {
   if (!response.headers.has('accept')) return undefined;
-  return safe(() => response.accept) ?? [];
+  return unlessMalformed(() => response.accept) ?? [];
 }
 
 function matches(range: MediaType, type: string, subtype: string): boolean {
@@ -1202,15 +1202,6 @@ function matches(range: MediaType, type: string, subtype: string): boolean {
 
 /** API misuse: a URI that does not parse is the caller's TypeError. */
 function checkUri(uri: string): void {
-  if (typeof uri !== 'string' || safe(() => parseUri(uri)) === undefined)
+  if (typeof uri !== 'string' || unlessMalformed(() => parseUri(uri)) === undefined)
     throw new TypeError(`not a URI: ${String(uri)}`);
-}
-
-function safe<T>(read: () => T): T | undefined {
-  try {
-    return read();
-  } catch (e) {
-    if (e instanceof ParseError) return undefined;
-    throw e;
-  }
 }

@@ -40,10 +40,17 @@
  * after Retry-After or a back-off of 5 s doubling to 10 min with jitter.
  */
 import type { Dialog } from '../dialog/index.ts';
-import { InvalidStateError, ParseError } from '../errors.ts';
-import { PIDF_CONTENT_TYPE, buildPidf, parsePidf, type Basic } from '../im/index.ts';
-// The status helpers are additions to pidf.ts that im/index.ts does not re-export (yet); sip/index.ts does.
-import { PRESENCE_STATUSES, presenceStatus, statusPresence, type PresenceStatus } from '../im/pidf.ts';
+import { InvalidStateError, ParseError, unlessMalformed } from '../errors.ts';
+import {
+  PIDF_CONTENT_TYPE,
+  PRESENCE_STATUSES,
+  buildPidf,
+  parsePidf,
+  presenceStatus,
+  statusPresence,
+  type Basic,
+  type PresenceStatus,
+} from '../im/index.ts';
 import { parseUri, type SipResponse } from '../message/index.ts';
 import { randomToken, type FlowInfo } from '../transaction/index.ts';
 import type { UserAgentEvent, UserAgentTransmission } from './events.ts';
@@ -576,9 +583,9 @@ export class PresenceClient {
         return;
       }
       // RFC 3903 §4.2: the 2xx carries the entity tag of the publication and the granted Expires.
-      this.#etag = safe(() => response.sipETag);
+      this.#etag = unlessMalformed(() => response.sipETag);
       if (action !== 'refresh') this.#published = carried;
-      const granted = safe(() => response.expires) ?? this.#pubExpires;
+      const granted = unlessMalformed(() => response.expires) ?? this.#pubExpires;
       this.#pubExpiresAt = now + granted * 1000;
       if (this.#pubState === 'Published') this.#emit({ type: 'publication', publication: this.publication });
       else this.#publicationTo('Published');
@@ -600,7 +607,7 @@ export class PresenceClient {
       return;
     }
     // RFC 3903 §4.6 (423): the interval was too short: again with the agent's Min-Expires.
-    const min = status === 423 ? safe(() => response.minExpires) : undefined;
+    const min = status === 423 ? unlessMalformed(() => response.minExpires) : undefined;
     if (min !== undefined && min > this.#pubExpires && this.#pubRecoveries < 2) {
       this.#pubRecoveries += 1;
       this.#pubExpires = min;
@@ -626,7 +633,7 @@ export class PresenceClient {
     }
     this.#pubFailures += 1;
     this.#publicationTo('Retrying');
-    const retryAfter = safe(() => response.headers.get('retry-after'));
+    const retryAfter = unlessMalformed(() => response.headers.get('retry-after'));
     this.#timers.set('publish', now + this.#backoff(this.#pubFailures, retryAfter), (at) => {
       this.#pubSend(at);
     });
@@ -743,12 +750,12 @@ export class PresenceClient {
         return;
       }
       // RFC 6665 §4.1.2.1: the 2xx's Expires is the duration granted (never longer than asked).
-      const granted = safe(() => response.expires) ?? w.expires;
+      const granted = unlessMalformed(() => response.expires) ?? w.expires;
       this.#armRefresh(w, granted, now);
       return;
     }
     // RFC 6665 §4.1.2.1: a 423 names the shortest interval the notifier takes in Min-Expires.
-    const min = status === 423 ? safe(() => response.minExpires) : undefined;
+    const min = status === 423 ? unlessMalformed(() => response.minExpires) : undefined;
     if (min !== undefined && min > w.expires) {
       w.expires = min;
       if (action === 'initial') this.#subscribe(w, now);
@@ -778,7 +785,7 @@ export class PresenceClient {
     }
     // The first SUBSCRIBE failed: a refusal ends the watch; a transient failure is tried again later.
     if (retryable(status)) {
-      const retryAfter = safe(() => response.headers.get('retry-after'));
+      const retryAfter = unlessMalformed(() => response.headers.get('retry-after'));
       this.#retry(w, now, String(status), retryAfter === undefined ? undefined : Number(retryAfter), false);
       return;
     }
@@ -836,12 +843,12 @@ export class PresenceClient {
     if (w === undefined) return false;
     const now = this.#now;
     // RFC 6665 §4.1.3: a NOTIFY whose Event does not match the subscription's is answered 489.
-    const event = safe(() => request.event);
+    const event = unlessMalformed(() => request.event);
     if (event?.event.toLowerCase() !== 'presence' || event.id !== undefined) {
       incoming.reject(489, 'Bad Event', undefined, now);
       return true;
     }
-    const substate = safe(() => request.subscriptionState);
+    const substate = unlessMalformed(() => request.subscriptionState);
     if (substate === undefined) {
       incoming.reject(400, 'Missing or bad Subscription-State', undefined, now);
       return true;
@@ -909,7 +916,7 @@ export class PresenceClient {
     const request = incoming.request;
     if (request.body.length === 0) return; // RFC 6665 §4.2.2: a NOTIFY may carry no state (pending)
     if (this.#watches.get(w.key) !== w) return;
-    const type = safe(() => request.contentType);
+    const type = unlessMalformed(() => request.contentType);
     if (type === undefined || `${type.type}/${type.subtype}`.toLowerCase() !== PIDF_CONTENT_TYPE) {
       const got = type === undefined ? 'none' : `${type.type}/${type.subtype}`;
       this.#emit({ type: 'presence-error', uri: w.uri, reason: `not PIDF (Content-Type ${got})`, at: now });
@@ -978,15 +985,6 @@ function checkUri(uri: string): void {
     parseUri(uri);
   } catch (e) {
     if (e instanceof ParseError) throw new TypeError(`bad URI ${uri}: ${e.message}`, { cause: e });
-    throw e;
-  }
-}
-
-function safe<T>(read: () => T): T | undefined {
-  try {
-    return read();
-  } catch (e) {
-    if (e instanceof ParseError) return undefined;
     throw e;
   }
 }

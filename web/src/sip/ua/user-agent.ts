@@ -44,7 +44,7 @@ import {
   uasDialogId,
   type DialogOptions,
 } from '../dialog/index.ts';
-import { InvalidStateError, ParseError } from '../errors.ts';
+import { InvalidStateError, ParseError, unlessMalformed } from '../errors.ts';
 import {
   SipRequest,
   createResponse,
@@ -830,7 +830,7 @@ export class UserAgent {
 
   /** RFC 3262 §3: a PRACK names the reliable provisional it acknowledges in RAck; none matching: 481. */
   #onPrack(transactionId: string, prack: SipRequest, dialog: Dialog, now: number): void {
-    const rack = safe(() => prack.rack);
+    const rack = unlessMalformed(() => prack.rack);
     for (const entry of this.#servers.values()) {
       const pending = entry.state.reliablePending;
       if (rack === undefined || pending === undefined || entry.state.dialog !== dialog) continue;
@@ -867,7 +867,7 @@ export class UserAgent {
   }
 
   #onAck(ack: SipRequest): void {
-    const id = safe(() => uasDialogId(ack));
+    const id = unlessMalformed(() => uasDialogId(ack));
     const entry = id === undefined ? undefined : this.#dialogs.get(dialogKey(id));
     if (entry === undefined) {
       this.#emit({ type: 'dropped', reason: 'an ACK for no dialog of ours', message: ack });
@@ -1244,7 +1244,7 @@ export class UserAgent {
   }
 
   #dialogFromResponse(st: OutgoingState, response: SipResponse): Dialog | undefined {
-    const id = safe(() => uacDialogId(response));
+    const id = unlessMalformed(() => uacDialogId(response));
     if (id === undefined) return undefined;
     const existing = this.#dialogs.get(dialogKey(id))?.dialog;
     if (existing !== undefined) {
@@ -1350,10 +1350,10 @@ export class UserAgent {
   #onStrayResponse(response: SipResponse): void {
     // RFC 3261 §13.2.2.4: a 2xx to INVITE that outlived its transaction is ACKed again by its dialog.
     const isInvite2xx =
-      safe(() => response.cseq.method === 'INVITE') === true &&
+      unlessMalformed(() => response.cseq.method === 'INVITE') === true &&
       response.status >= 200 &&
       response.status < 300;
-    const id = isInvite2xx ? safe(() => uacDialogId(response)) : undefined;
+    const id = isInvite2xx ? unlessMalformed(() => uacDialogId(response)) : undefined;
     const dialog = id === undefined ? undefined : this.#dialogs.get(dialogKey(id))?.dialog;
     if (dialog !== undefined) {
       this.#sendAck(() => dialog.createAck(response));
@@ -1494,13 +1494,4 @@ function keepAliveKind(data: Uint8Array | string): 'ping' | 'pong' | 'blank' | u
   if (text === '\r\n\r\n') return 'ping';
   if (text === '\r\n') return 'pong';
   return text.trim() === '' ? 'blank' : undefined;
-}
-
-function safe<T>(read: () => T): T | undefined {
-  try {
-    return read();
-  } catch (e) {
-    if (e instanceof ParseError) return undefined;
-    throw e;
-  }
 }
