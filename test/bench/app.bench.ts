@@ -75,7 +75,7 @@ const CORE_LAYERS: readonly { name: string; source: string }[] = [
     source: `export { Pager } from './ua/index.ts'; export * from './im/index.ts';`,
   },
   {
-    name: '+ session mode (ChatSessions, Conversations, MSRP, SDP): all',
+    name: '+ session mode (ChatSessions, Conversations, MSRP, SDP), presence: all',
     source: `export * from './index.ts';`,
   },
 ];
