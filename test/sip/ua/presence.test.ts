@@ -7,6 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
+  Pager,
   PresenceClient,
   SipRequest,
   buildPidf,
@@ -18,7 +19,9 @@ import {
   parsePidf,
   parseUri,
   serializeMessage,
+  type PagerEvent,
   type PresenceEvent,
+  type PresenceOptions,
   type SipMessage,
   type SipResponse,
   type UserAgent,
@@ -225,9 +228,7 @@ class PresenceNet {
   readonly net = new MiniNetwork(this.pa, START);
   readonly clients = new Map<string, PresenceClient>();
 
-  constructor(
-    options: Partial<Record<string, Partial<ConstructorParameters<typeof PresenceClient>[0]>>> = {},
-  ) {
+  constructor(options: Partial<Record<string, Partial<PresenceOptions>>> = {}) {
     let seed = 500;
     for (const name of ['alice', 'bob']) {
       const ua = makeUa(name, { now: this.net.now });
@@ -581,5 +582,50 @@ describe('the five statuses over PIDF/RPID (im/pidf.ts additions)', () => {
     }
     expect(presenceStatus(parsePidf(buildPidf(composePresence(ALICE, []))))).toBe('offline');
     expect(() => statusPresence(ALICE, 'sleepy' as 'away')).toThrow(TypeError);
+  });
+});
+
+describe('stacked on a layer of the app’s chain (here the Pager): one driver for chat and presence', () => {
+  it('presence works through the layer below, and that layer’s own events (a MESSAGE shown) pass through unchanged', () => {
+    const pa = new FakePresenceAgent();
+    const net = new MiniNetwork(pa, START);
+    const clients = new Map<string, PresenceClient<PagerEvent>>();
+    const pagers = new Map<string, Pager>();
+    let seed = 900;
+    for (const name of ['alice', 'bob']) {
+      const ua = makeUa(name, { now: net.now });
+      const pager = new Pager({ ua, random: seededRandom(++seed) });
+      const client = new PresenceClient({ ua, random: seededRandom(++seed), inner: pager });
+      pagers.set(name, pager);
+      clients.set(name, client);
+      net.add(name, client as unknown as UserAgent);
+      ua.register(net.now);
+      net.connect(name);
+    }
+    net.settle();
+    const alice = clients.get('alice')!;
+    const bob = clients.get('bob')!;
+    bob.watch(ALICE, net.now);
+    alice.publish({ status: 'busy', note: 'on a call' }, net.now);
+    net.settle();
+    const bobEvents = net.events
+      .filter((e) => e.name === 'bob')
+      .map((e) => e.event as unknown as { type: string });
+    const reports = bobEvents.filter(
+      (e): e is Extract<PresenceEvent, { type: 'presence' }> => e.type === 'presence',
+    );
+    expect(reports.at(-1)).toMatchObject({ uri: ALICE, status: 'busy', note: 'on a call' });
+    // The Pager below still owns MESSAGE: alice's text reaches bob as the Pager's own event, passed through.
+    const sent = pagers.get('alice')!.send(BOB, 'are you free?', {}, net.now);
+    expect(sent.ok).toBe(true);
+    net.settle();
+    const shown = net.events
+      .filter((e) => e.name === 'bob')
+      .map((e) => e.event as unknown as PagerEvent)
+      .filter((e): e is Extract<PagerEvent, { type: 'message' }> => e.type === 'message');
+    expect(shown.map((e) => e.message.text)).toEqual(['are you free?']);
+    // No UA event of presence's own (its PUBLISH/SUBSCRIBE answers, the NOTIFYs) leaks up as a pass-through.
+    const passed = bobEvents.filter((e): e is { type: 'ua'; event: { type: string } } => e.type === 'ua');
+    expect(passed.some((e) => e.event.type === 'incoming-request')).toBe(false);
   });
 });

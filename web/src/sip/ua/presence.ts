@@ -1,7 +1,9 @@
 /**
  * Presence in the user agent (RFC 3856 over RFC 6665 SUBSCRIBE/NOTIFY, RFC 3903 PUBLISH, PIDF RFC 3863 with RPID
  * RFC 4480): one's own status published with its entity tag kept and refreshed, and the buddies watched. A sans-IO
- * core that wraps a UserAgent and is driven like one (SipDriver takes it as its core).
+ * core that wraps a UserAgent and is driven like one (SipDriver takes it as its core) — or, with `inner`, a layer
+ * over the UA (the app stacks it on Conversations): inputs then go through that layer, the UA events it passes
+ * on as { type: 'ua' } are looked at here, and its own events pass through unchanged.
  *
  *   app: publish / unpublish / watch / unwatch                           ▲ takeEvents(): PresenceEvent
  *   ┌──────────────────────────────────────────────────────────────────┴─────────────┐
@@ -61,8 +63,25 @@ import type { UserAgent } from './user-agent.ts';
 
 export type { PresenceStatus } from '../im/pidf.ts';
 
-export interface PresenceOptions {
+/**
+ * A layer the presence client can sit on instead of the bare UserAgent (the app stacks it on Conversations):
+ * every input goes through it, and it passes the UA events it does not take as `{ type: 'ua', event }`.
+ */
+export interface PresenceInner<E extends { readonly type: string }> {
+  receive(data: Uint8Array | string, now: number, flow?: FlowInfo): void;
+  handleTimers(now: number): void;
+  flowUp(now: number, flow: FlowInfo): void;
+  flowDown(now: number): void;
+  nextDeadline(): number | undefined;
+  takeTransmissions(): UserAgentTransmission[];
+  takeEvents(): readonly E[];
+  readonly keepAliveInterval: number | undefined;
+}
+
+export interface PresenceOptions<E extends { readonly type: string } = never> {
   readonly ua: UserAgent;
+  /** the layer between the UA and this one (default: none, the UA itself); its other events pass through */
+  readonly inner?: PresenceInner<E> | undefined;
   /** Uniform in [0, 1): the tuple id and back-off jitter. */
   readonly random: () => number;
   /** Expires asked for on PUBLISH (s); 3600 by default. */
@@ -200,8 +219,9 @@ const FINAL_REASONS = new Set(['rejected', 'noresource', 'invariant']);
 /** RFC 6665 §4.1.3: reasons after which the subscriber may subscribe again at once. */
 const AT_ONCE_REASONS = new Set(['deactivated', 'timeout']);
 
-export class PresenceClient {
+export class PresenceClient<E extends { readonly type: string } = never> {
   readonly ua: UserAgent;
+  readonly #inner: PresenceInner<E> | undefined;
   readonly #random: () => number;
   readonly #publishExpiresDefault: number;
   readonly #subscribeExpires: number;
@@ -210,7 +230,7 @@ export class PresenceClient {
   readonly #timers = new UaTimers();
 
   #now: number;
-  #events: PresenceEvent[] = [];
+  #events: (PresenceEvent | E)[] = [];
   /** our requests in flight → what they are for */
   readonly #owned = new Map<string, Owned>();
 
@@ -235,7 +255,7 @@ export class PresenceClient {
   #hadFlowDown = false;
   #serial = 0;
 
-  constructor(options: PresenceOptions) {
+  constructor(options: PresenceOptions<E>) {
     if (typeof options.random !== 'function') throw new TypeError('PresenceClient needs a random() option');
     for (const [name, v] of [
       ['publishExpires', options.publishExpires],
@@ -248,6 +268,7 @@ export class PresenceClient {
     if (options.tupleId !== undefined && !/^[A-Za-z_][\w.-]*$/.test(options.tupleId))
       throw new TypeError(`a tuple id is an XML ID, not ${options.tupleId}`);
     this.ua = options.ua;
+    this.#inner = options.inner;
     this.#random = options.random;
     this.#publishExpiresDefault = options.publishExpires ?? DEFAULT_EXPIRES;
     this.#pubExpires = this.#publishExpiresDefault;
@@ -366,12 +387,12 @@ export class PresenceClient {
   // ---- the driver's side (SansIoCore) --------------------------------------------------------------------------
 
   receive(data: Uint8Array | string, now: number, flow?: FlowInfo): void {
-    this.ua.receive(data, now, flow);
+    (this.#inner ?? this.ua).receive(data, now, flow);
     this.#settle();
   }
 
   handleTimers(now: number): void {
-    this.ua.handleTimers(now);
+    (this.#inner ?? this.ua).handleTimers(now);
     this.#settle();
     this.#at(now);
     this.#timers.runDue(this.#now);
@@ -379,15 +400,15 @@ export class PresenceClient {
   }
 
   nextDeadline(): number | undefined {
-    return earliest(this.ua.nextDeadline(), this.#timers.next());
+    return earliest((this.#inner ?? this.ua).nextDeadline(), this.#timers.next());
   }
 
   takeTransmissions(): UserAgentTransmission[] {
     this.#settle();
-    return this.ua.takeTransmissions();
+    return (this.#inner ?? this.ua).takeTransmissions();
   }
 
-  takeEvents(): PresenceEvent[] {
+  takeEvents(): (PresenceEvent | E)[] {
     this.#settle();
     const out = this.#events;
     this.#events = [];
@@ -399,7 +420,7 @@ export class PresenceClient {
    * subscription are refreshed, since the agent may have lost the old flow.
    */
   flowUp(now: number, flow: FlowInfo): void {
-    this.ua.flowUp(now, flow);
+    (this.#inner ?? this.ua).flowUp(now, flow);
     this.#settle();
     const t = this.#at(now);
     const reconnected = this.#hadFlowDown;
@@ -421,12 +442,12 @@ export class PresenceClient {
 
   flowDown(now: number): void {
     this.#hadFlowDown = true;
-    this.ua.flowDown(now);
+    (this.#inner ?? this.ua).flowDown(now);
     this.#settle();
   }
 
   get keepAliveInterval(): number | undefined {
-    return this.ua.keepAliveInterval;
+    return (this.#inner ?? this.ua).keepAliveInterval;
   }
 
   // ---- the step -------------------------------------------------------------------------------------------------
@@ -444,11 +465,23 @@ export class PresenceClient {
   }
 
   #settle(): void {
+    const inner = this.#inner;
     for (let guard = 0; guard < 10_000; guard++) {
-      const events = this.ua.takeEvents();
+      if (inner === undefined) {
+        const events = this.ua.takeEvents();
+        if (events.length === 0) return;
+        this.#at(undefined);
+        for (const event of events) this.#onUaEvent(event);
+        continue;
+      }
+      // Stacked: the UA's events reach us through the layers below, as { type: 'ua', event } when none took them.
+      const events = inner.takeEvents();
       if (events.length === 0) return;
       this.#at(undefined);
-      for (const event of events) this.#onUaEvent(event);
+      for (const event of events) {
+        if (isPassedUaEvent(event)) this.#onUaEvent(event.event);
+        else this.#events.push(event);
+      }
     }
   }
 
@@ -987,4 +1020,9 @@ function checkUri(uri: string): void {
     if (e instanceof ParseError) throw new TypeError(`bad URI ${uri}: ${e.message}`, { cause: e });
     throw e;
   }
+}
+
+/** A UA event a lower layer passed on untouched. */
+function isPassedUaEvent(event: { readonly type: string }): event is { type: 'ua'; event: UserAgentEvent } {
+  return event.type === 'ua' && 'event' in event;
 }
