@@ -176,6 +176,33 @@ export class ChatUser {
     return this.bubble(name, from);
   }
 
+  /** Chooses our status in the account area (label as the chooser shows it: 'Away', 'Appear offline' …). */
+  async setStatus(label: string, note = ''): Promise<void> {
+    await this.page.getByRole('button', { name: /^Your status:/ }).click();
+    const dialog = this.page.getByRole('dialog', { name: 'Set your status' });
+    await dialog.getByRole('radio', { name: label, exact: true }).check();
+    const field = dialog.getByLabel('Note (optional)');
+    if (await field.isEnabled()) await field.fill(note);
+    await dialog.getByRole('button', { name: 'Set status' }).click();
+    await dialog.waitFor({ state: 'detached', timeout: WAIT });
+  }
+
+  /** Waits until a contact's presence dot says `label` ("Away — In a meeting", "Offline" …). */
+  async waitForPresence(name: string, label: string, timeoutMs = WAIT): Promise<void> {
+    await this.showTab('Contacts');
+    const contacts = this.page.getByRole('region', { name: 'Contacts' });
+    await contacts
+      .getByRole('listitem')
+      .filter({ has: this.page.getByRole('button', { name: new RegExp(`^${name}`) }) })
+      .getByRole('img', { name: label, exact: true })
+      .waitFor({ timeout: timeoutMs });
+  }
+
+  async signOut(): Promise<void> {
+    await this.page.getByRole('button', { name: 'Sign out' }).click();
+    await this.page.getByRole('form', { name: 'Sign in to SIMPLE chat' }).waitFor({ timeout: WAIT });
+  }
+
   async screenshot(file: string): Promise<string> {
     return this.browser.screenshot(file);
   }

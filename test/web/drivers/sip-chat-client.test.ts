@@ -1,7 +1,8 @@
 /**
  * SipChatClient over the real core (UserAgent + Pager + SipDriver + WebSocketTransport), wired in memory: each
  * client's WebSocket is a fake whose frames reach a ServiceRegistrar (test/support/pager-net.ts: registrar with
- * digest, stateless proxy, store-and-forward, URI-list service) after a few ms on a fake clock. Time moves only
+ * digest, stateless proxy, store-and-forward, URI-list service), or the embedded core's PresenceAgent for PUBLISH
+ * and presence SUBSCRIBE (NOTIFYs go back on the watcher's socket), after a few ms on a fake clock. Time moves only
  * when a test says so; connections can be refused, killed, and a user's inbound requests swallowed.
  */
 import { describe, expect, it } from 'vitest';
@@ -25,6 +26,7 @@ import {
   serializeMessage,
   type SipMessage,
 } from '../../../web/src/sip/index.ts';
+import { PresenceAgent, type PresenceNotify } from '../../../gateway/core/presence-agent.ts';
 import { FakeClock } from '../../support/fake-clock.ts';
 import { ServiceRegistrar, USERS } from '../../support/pager-net.ts';
 import { seededRandom } from '../../support/seeded-random.ts';
@@ -43,6 +45,16 @@ interface WireRecord {
 /** The gateway side of the fake WebSockets: frames in, the registrar's deliveries out, after LATENCY ms each. */
 class MemoryGateway {
   readonly registrar = new ServiceRegistrar({ domain: DOMAIN, users: USERS, random: seededRandom(5) });
+  /** RFC 3856 / RFC 3903: the embedded core's presence agent (no digest here: the registrar's tests cover it) */
+  readonly presence = new PresenceAgent({
+    domain: DOMAIN,
+    random: seededRandom(6),
+    contact: `sip:presence@${DOMAIN};transport=ws`,
+  });
+  /** a subscription → the socket of its watcher; a NOTIFY's Call-ID and CSeq → its subscription */
+  readonly #watcherSockets = new Map<string, string>();
+  readonly #notifies = new Map<string, string>();
+  #branches = 0;
   readonly sockets = new Map<string, MemorySocket>();
   /** every SIP message a client sent */
   readonly wire: WireRecord[] = [];
@@ -92,6 +104,7 @@ class MemoryGateway {
     }
     const message = parseMessage(text);
     this.wire.push({ at: this.clock.now(), from: socket.name, message });
+    if (this.#presenceMessage(socket.name, message)) return;
     this.clock.setTimer(() => {
       for (const delivery of this.registrar.handle(message, socket.name, this.clock.now())) {
         const out = delivery.message;
@@ -99,6 +112,48 @@ class MemoryGateway {
         this.#deliver(delivery.to, decoder.decode(serializeMessage(out)));
       }
     }, LATENCY);
+  }
+
+  /** PUBLISH, presence SUBSCRIBE and the answers to our NOTIFYs go to the presence agent. */
+  #presenceMessage(from: string, message: SipMessage): boolean {
+    const now = this.clock.now();
+    if (message.kind === 'response') {
+      if (message.cseq.method !== 'NOTIFY') return false;
+      const key = `${message.callId}|${String(message.cseq.seq)}`;
+      const id = this.#notifies.get(key);
+      if (id === undefined) return true;
+      this.#notifies.delete(key);
+      this.#sendNotifies(this.presence.notifyAnswered(id, message.cseq.seq, message.status, now));
+      return true;
+    }
+    const isPublish = message.method === 'PUBLISH';
+    if (!isPublish && !(message.method === 'SUBSCRIBE' && PresenceAgent.servesSubscribe(message)))
+      return false;
+    const user = message.from.uri;
+    const presentity = `${message.to.uri.user ?? ''}@${message.to.uri.host}`;
+    this.clock.setTimer(() => {
+      const result = isPublish
+        ? this.presence.publish(message, presentity, this.clock.now())
+        : this.presence.subscribe(message, user, presentity, this.clock.now());
+      this.#deliver(from, decoder.decode(serializeMessage(result.response)));
+      // A SUBSCRIBE's NOTIFYs go back to its socket (a PUBLISH's go to the watchers already known).
+      if (!isPublish)
+        for (const notify of result.notifies) this.#watcherSockets.set(notify.subscriptionId, from);
+      this.#sendNotifies(result.notifies);
+    }, LATENCY);
+    return true;
+  }
+
+  #sendNotifies(notifies: readonly PresenceNotify[]): void {
+    for (const notify of notifies) {
+      const to = this.#watcherSockets.get(notify.subscriptionId);
+      if (to === undefined) continue;
+      const request = notify.request;
+      // RFC 3261 §8.1.1.7: the agent's NOTIFY leaves with a Via of ours (the embedded core adds it the same way).
+      request.headers.set('Via', `SIP/2.0/WS gateway.invalid;branch=z9hG4bKpa${String(++this.#branches)}`);
+      this.#notifies.set(`${request.callId}|${String(notify.cseq)}`, notify.subscriptionId);
+      this.#deliver(to, decoder.decode(serializeMessage(request)));
+    }
   }
 
   /** Messages of one method a client sent. */
@@ -310,8 +365,13 @@ describe('SipChatClient: signing in and out', () => {
     const done = alice.client.signOut();
     expect(alice.client.address).toBeUndefined();
     expect(alice.client.connection).toEqual({ status: 'offline' });
-    h.until(() => h.gateway.registrar.live('sip:alice@example.com', h.clock.now()).length === 0, 'unbound');
-    h.clock.advance(2 * LATENCY); // the 200 to the unregister comes back
+    h.until(
+      () =>
+        h.gateway.registrar.live('sip:alice@example.com', h.clock.now()).length === 0 &&
+        h.gateway.presence.publicationCount === 0,
+      'unbound and unpublished',
+    );
+    h.clock.advance(2 * LATENCY); // the 200s to the unregister and to the removal come back
     await done;
     expect(h.gateway.sockets.size).toBe(0);
     const last = h.gateway.sent('REGISTER').at(-1);
@@ -563,6 +623,113 @@ describe('SipChatClient: messages', () => {
     }).toThrow(TypeError);
     expect(alice.client.address).toBeUndefined();
     expect(() => alice.client.sendGroup([alice.aor], 'x')).toThrow(InvalidStateError);
+  });
+});
+
+type PresenceChatEvent = Extract<ChatEvent, { type: 'presence' }>;
+
+/** The presence events a client reported about `address` (its own publication's when it is the client's). */
+function presenceOf(c: TestClient, address: string): PresenceChatEvent[] {
+  return c.events.flatMap((e) => (e.type === 'presence' && e.address === address ? [e] : []));
+}
+
+/** The PUBLISH requests sent for one presentity. */
+function publishes(h: Harness, aor: string): SipMessage[] {
+  return h.gateway.sent('PUBLISH').filter((m) => m.kind === 'request' && m.uri.aor === aor);
+}
+
+describe('SipChatClient: presence (RFC 3856, RFC 3903)', () => {
+  it('publishes available once registered; a watcher sees it, then Away with its note, then offline at sign-out', async () => {
+    const h = harness();
+    const alice = h.client('alice');
+    const bob = h.client('bob');
+    online(h, bob);
+    bob.client.watchPresence([alice.aor]);
+    h.until(() => presenceOf(bob, alice.aor).length > 0, 'bob hears of alice');
+    // Not signed in: the agent has nothing, which it shows as offline (RFC 3863 basic closed).
+    expect(presenceOf(bob, alice.aor).at(-1)?.status).toBe('offline');
+    expect(presenceOf(bob, alice.aor).at(-1)?.publication).toBeUndefined();
+
+    online(h, alice);
+    h.until(() => presenceOf(bob, alice.aor).at(-1)?.status === 'available', 'bob sees alice available');
+    expect(presenceOf(alice, alice.aor).at(-1)).toMatchObject({
+      status: 'available',
+      publication: 'published',
+    });
+    expect(publishes(h, alice.aor)).toHaveLength(1);
+
+    alice.client.setPresence('away', 'In a meeting');
+    h.until(() => presenceOf(bob, alice.aor).at(-1)?.status === 'away', 'bob sees alice away');
+    expect(presenceOf(bob, alice.aor).at(-1)).toMatchObject({ status: 'away', note: 'In a meeting' });
+    expect(presenceOf(alice, alice.aor).at(-1)).toMatchObject({
+      status: 'away',
+      note: 'In a meeting',
+      publication: 'published',
+    });
+
+    // Signing out removes the publication (Expires: 0) before the unregister: bob sees offline at once.
+    const done = alice.client.signOut();
+    h.until(() => presenceOf(bob, alice.aor).at(-1)?.status === 'offline', 'bob sees alice offline');
+    const removal = publishes(h, alice.aor).at(-1);
+    expect(removal?.headers.get('expires')).toBe('0');
+    h.clock.advance(2 * LATENCY);
+    await done;
+  });
+
+  it('a status chosen before registering is what goes out; appear offline removes it; watches wait for the registration', () => {
+    const h = harness();
+    const alice = h.client('alice');
+    const bob = h.client('bob');
+    online(h, alice);
+    bob.signIn({ presence: { status: 'dnd', note: '  Focus time ' } });
+    bob.client.watchPresence([alice.aor, 'sip:alice@example.com']);
+    // Nothing leaves before the registration: no PUBLISH or SUBSCRIBE on an unregistered flow.
+    expect(publishes(h, bob.aor)).toHaveLength(0);
+    expect(h.gateway.sent('SUBSCRIBE')).toHaveLength(0);
+    h.until(() => bob.client.connection.status === 'online', 'bob online');
+    h.until(() => presenceOf(bob, bob.aor).at(-1)?.publication === 'published', 'bob published');
+    expect(presenceOf(bob, bob.aor).at(-1)).toMatchObject({ status: 'dnd', note: 'Focus time' });
+    h.until(() => presenceOf(bob, alice.aor).at(-1)?.status === 'available', 'bob sees alice');
+    expect(h.gateway.sent('SUBSCRIBE')).toHaveLength(1); // one watch for the same address given twice
+
+    alice.client.watchPresence([bob.aor]);
+    h.until(() => presenceOf(alice, bob.aor).at(-1)?.status === 'dnd', 'alice sees bob dnd');
+    expect(presenceOf(alice, bob.aor).at(-1)?.note).toBe('Focus time');
+    // Appear offline: the publication is removed, the watcher sees offline.
+    bob.client.setPresence('offline');
+    h.until(() => presenceOf(alice, bob.aor).at(-1)?.status === 'offline', 'alice sees bob offline');
+    expect(presenceOf(bob, bob.aor).at(-1)).toMatchObject({ status: 'offline', publication: 'unpublished' });
+
+    // Unwatching ends the subscription (Expires: 0); later changes are not reported.
+    alice.client.unwatchPresence([bob.aor]);
+    h.until(() => h.gateway.presence.subscriptionCount === 1, 'alice unsubscribed');
+    const before = presenceOf(alice, bob.aor).length;
+    bob.client.setPresence('available');
+    h.until(() => presenceOf(bob, bob.aor).at(-1)?.publication === 'published', 'bob published again');
+    h.clock.advance(10 * LATENCY);
+    expect(presenceOf(alice, bob.aor)).toHaveLength(before);
+  });
+
+  it('misuse throws (an unknown status, a bad address); signed out, presence commands do nothing', () => {
+    const h = harness();
+    const alice = h.client('alice');
+    alice.client.setPresence('away');
+    alice.client.watchPresence(['sip:bob@example.com']);
+    expect(() => {
+      alice.client.setPresence('sleeping' as never);
+    }).toThrow(TypeError);
+    expect(() => {
+      alice.client.watchPresence(['not an address']);
+    }).toThrow(TypeError);
+    expect(() => {
+      alice.signIn({ presence: { status: 'gone' as never } });
+    }).toThrow(TypeError);
+    expect(alice.client.address).toBeUndefined();
+    online(h, alice);
+    h.until(() => presenceOf(alice, alice.aor).at(-1)?.publication === 'published', 'published');
+    // What was asked while signed out was dropped: available (the default) went out, nobody is watched.
+    expect(presenceOf(alice, alice.aor).at(-1)?.status).toBe('available');
+    expect(h.gateway.sent('SUBSCRIBE')).toHaveLength(0);
   });
 });
 

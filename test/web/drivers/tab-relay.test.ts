@@ -206,3 +206,52 @@ describe('TabRelayClient: files', () => {
     expect(await got?.text()).toBe('abc');
   });
 });
+
+describe('TabRelayClient: presence', () => {
+  it("a follower's status and watches reach the leader's client; its presence events reach every tab", async () => {
+    const b = browser();
+    b.tab('one');
+    await settle();
+    const two = b.tab('two');
+    await settle();
+    two.relay.signIn(SESSION);
+    await settle();
+    two.relay.setPresence('away', 'In a meeting');
+    two.relay.watchPresence([BOB]);
+    await settle();
+    const leader = b.clients[0];
+    expect(leader?.presenceSet).toEqual([{ status: 'away', note: 'In a meeting' }]);
+    expect([...(leader?.watching ?? [])]).toEqual([BOB]);
+    leader?.presence(BOB, 'busy', 'On a call');
+    await settle();
+    expect(two.seen.filter((e) => e.type === 'presence')).toMatchObject([
+      { address: BOB, status: 'busy', note: 'On a call' },
+    ]);
+    two.relay.unwatchPresence([BOB]);
+    await settle();
+    expect(leader?.watching.size).toBe(0);
+  });
+
+  it('a tab opened later hears the presence known so far; a tab that takes over keeps the status and watches', async () => {
+    const b = browser();
+    const one = b.tab('one');
+    await settle();
+    one.relay.signIn(SESSION);
+    one.relay.watchPresence([BOB]);
+    one.relay.setPresence('dnd');
+    b.clients[0]?.presence(BOB, 'away');
+    await settle();
+    const two = b.tab('two');
+    await settle();
+    expect(two.seen.filter((e) => e.type === 'presence')).toMatchObject([{ address: BOB, status: 'away' }]);
+
+    one.relay.close();
+    void b.clients[0]?.signOut();
+    await settle();
+    expect(two.relay.role).toBe('leader');
+    expect(b.clients[1]?.signIns).toEqual([
+      { ...SESSION, watch: [BOB], presence: { status: 'dnd', note: undefined } },
+    ]);
+    expect([...(b.clients[1]?.watching ?? [])]).toEqual([BOB]);
+  });
+});

@@ -20,7 +20,14 @@ describe('account store: sign in and the connection', () => {
     expect(account.phase).toBe('signed-in');
     expect(account.address).toBe(ALICE);
     expect(h.client.signIns).toEqual([
-      { address: ALICE, password: 'secret', gatewayUrl: GATEWAY, displayName: undefined, capabilities: [] },
+      {
+        address: ALICE,
+        password: 'secret',
+        gatewayUrl: GATEWAY,
+        displayName: undefined,
+        capabilities: [],
+        presence: { status: 'available' },
+      },
     ]);
     expect(account.connection).toEqual({ status: 'connecting', attempt: 0 });
     h.client.goOnline();

@@ -18,6 +18,8 @@ import type {
   IncomingChatMessage,
   MessageState,
   OutgoingFile,
+  PresenceStatus,
+  PublicationStatus,
   SendFileOptions,
   SendOptions,
   SignInOptions,
@@ -60,6 +62,11 @@ export class FakeChatClient implements ChatClient {
   /** acceptFile / declineFile / cancelFile calls, in order */
   readonly fileAnswers: { op: 'accept' | 'decline' | 'cancel'; id: string }[] = [];
   readonly listenerErrors: unknown[] = [];
+  /** setPresence calls, in order */
+  readonly presenceSet: { status: PresenceStatus; note: string | undefined }[] = [];
+  /** the addresses watched now (watchPresence adds, unwatchPresence removes) and every call, in order */
+  readonly watching = new Set<string>();
+  readonly watchCalls: { op: 'watch' | 'unwatch'; addresses: string[] }[] = [];
   /** what signIn does: 'connecting' (the test then calls goOnline), or throw */
   signInError: Error | undefined;
 
@@ -84,6 +91,8 @@ export class FakeChatClient implements ChatClient {
     if (this.signInError) throw this.signInError;
     this.signIns.push(options);
     this.#address = options.address;
+    this.watching.clear();
+    for (const address of options.watch ?? []) this.watching.add(address);
     this.setConnection({ status: 'connecting', attempt: 0 });
   }
 
@@ -138,6 +147,23 @@ export class FakeChatClient implements ChatClient {
 
   cancelFile(id: string): void {
     this.fileAnswers.push({ op: 'cancel', id });
+  }
+
+  setPresence(status: PresenceStatus, note?: string): void {
+    if (this.#address === undefined) return;
+    this.presenceSet.push({ status, note });
+  }
+
+  watchPresence(addresses: readonly string[]): void {
+    if (this.#address === undefined) return;
+    this.watchCalls.push({ op: 'watch', addresses: [...addresses] });
+    for (const address of addresses) this.watching.add(address);
+  }
+
+  unwatchPresence(addresses: readonly string[]): void {
+    if (this.#address === undefined) return;
+    this.watchCalls.push({ op: 'unwatch', addresses: [...addresses] });
+    for (const address of addresses) this.watching.delete(address);
   }
 
   #send(to: readonly string[], group: boolean, text: string, options: SendOptions): string {
@@ -226,6 +252,17 @@ export class FakeChatClient implements ChatClient {
       this.#inFlight.delete(full.id);
     this.emit({ type: 'file', transfer: full });
     return full;
+  }
+
+  /** A watched address's presence changed (the test plays the presence agent's NOTIFY). */
+  presence(address: string, status: PresenceStatus, note?: string): void {
+    this.emit({ type: 'presence', address, status, note, at: this.now });
+  }
+
+  /** Our own publication moved. */
+  publication(status: PresenceStatus, publication: PublicationStatus, note?: string, reason?: string): void {
+    const address = this.#address ?? 'sip:nobody@example.com';
+    this.emit({ type: 'presence', address, status, note, at: this.now, publication, reason });
   }
 
   /** Whether an id is in flight (handed over, not finished). */

@@ -4,9 +4,10 @@
  *
  *   stores ── signIn · send · sendGroup · retry · markDisplayed · setComposing · signOut ──► ChatClient
  *          ── sendFile · acceptFile · declineFile · cancelFile ────────────────────────────►     │
+ *          ── setPresence · watchPresence · unwatchPresence ───────────────────────────────►     │
  *     ▲                                                                                        │
  *     └──────── subscribe(listener): connection · message-state · message · outgoing · composing · capability
- *                                    · file
+ *                                    · file · presence
  *
  * Contract, for the adapter that implements it and for the stores that use it:
  * - Addresses are AORs as `sip:user@host` (no display name, no parameters, host in lower case).
@@ -31,6 +32,14 @@
  *   comes as a Blob in the event that completes it (Blobs survive a BroadcastChannel's structured clone, so every
  *   tab gets it). Progress events are coalesced (about one per percent). Answering an id the client does not
  *   hold, or no longer in a state that takes the answer, does nothing: the offer may have ended meanwhile.
+ * - Presence (RFC 3856 watching, RFC 3903 publishing; SPEC §8): `signIn` takes the status to publish once
+ *   registered (`presence`, default available; `offline` publishes nothing); `setPresence` changes it (`offline`
+ *   = appear offline: the publication is removed, watchers see us offline); `signOut` removes it. Watching is by
+ *   address and additive, so that several tabs with their own views of the contacts never undo each other:
+ *   `watchPresence(addresses)` starts watching (already watched: nothing), `unwatchPresence(addresses)` stops.
+ *   Both are remembered while signed in and applied once registered. A watched address's presence comes as a
+ *   `presence` event when it changes (offline when its watch ended for good); our own publication comes as a
+ *   `presence` event for our own address with `publication` set. While signed out the three do nothing.
  */
 
 /** What the connection to the gateway is doing, for the banner. Times are epoch ms. */
@@ -138,9 +147,43 @@ export type ChatEvent =
   | { readonly type: 'composing'; readonly peer: string; readonly active: boolean; readonly at: number }
   | { readonly type: 'capability'; readonly note: CapabilityNote }
   /** A file transfer was offered (either way), moved on, or ended. */
-  | { readonly type: 'file'; readonly transfer: ChatFileTransfer };
+  | { readonly type: 'file'; readonly transfer: ChatFileTransfer }
+  /**
+   * A watched address's presence changed, or (with `publication`) our own publication moved: `address` is then
+   * our own AOR, `status`/`note` what we asked to publish, and `reason` why a PUBLISH failed.
+   */
+  | ({ readonly type: 'presence' } & ChatPresence);
 
 export type ChatEventType = ChatEvent['type'];
+
+/** RFC 3863 + RFC 4480 as the app shows it: available, away, busy, do not disturb, offline. */
+export type PresenceStatus = 'available' | 'away' | 'busy' | 'dnd' | 'offline';
+
+export const PRESENCE_STATUSES: readonly PresenceStatus[] = ['available', 'away', 'busy', 'dnd', 'offline'];
+
+/** Where our own publication is (RFC 3903): on its way, held by the presence agent, waiting to retry, refused. */
+export type PublicationStatus = 'publishing' | 'published' | 'retrying' | 'failed' | 'unpublished';
+
+/** Someone's presence (a watched contact's, or our own publication's). */
+export interface ChatPresence {
+  /** an AOR */
+  readonly address: string;
+  readonly status: PresenceStatus;
+  /** the free-text note (a PIDF `<note>`, RFC 3863), e.g. "In a meeting" */
+  readonly note?: string | undefined;
+  /** epoch ms */
+  readonly at: number;
+  /** set on our own presence only */
+  readonly publication?: PublicationStatus | undefined;
+  /** our own presence: why the last PUBLISH failed */
+  readonly reason?: string | undefined;
+}
+
+/** The status to publish: one of the five (offline: publish nothing), and an optional note. */
+export interface PresenceChoice {
+  readonly status: PresenceStatus;
+  readonly note?: string | undefined;
+}
 
 /**
  * A file transfer's state (RFC 5547): preparing (the sender reads and hashes the file) → offered (the INVITE is
@@ -203,6 +246,10 @@ export interface SignInOptions {
   readonly displayName?: string | undefined;
   /** what was learned about peers in earlier sessions (from storage), so the client does not learn it again */
   readonly capabilities?: readonly CapabilityNote[] | undefined;
+  /** the status published once registered (default available; offline: nothing is published) */
+  readonly presence?: PresenceChoice | undefined;
+  /** addresses to watch once registered (as watchPresence) */
+  readonly watch?: readonly string[] | undefined;
 }
 
 export interface SendOptions {
@@ -247,4 +294,13 @@ export interface ChatClient {
   declineFile(id: string): void;
   /** Stops a transfer, either way (CANCEL before the answer, BYE after; RFC 4975 `#` on a half-sent chunk). */
   cancelFile(id: string): void;
+  /**
+   * Publishes our status (RFC 3903); `offline` removes the publication (appear offline). Throws TypeError for an
+   * unknown status; does nothing while signed out.
+   */
+  setPresence(status: PresenceStatus, note?: string): void;
+  /** Watches these addresses' presence (RFC 3856), in addition to those watched already. */
+  watchPresence(addresses: readonly string[]): void;
+  /** Stops watching these addresses. */
+  unwatchPresence(addresses: readonly string[]): void;
 }

@@ -59,6 +59,11 @@ export {
   type MessageState,
   type OutgoingChatMessage,
   type PeerCapability,
+  PRESENCE_STATUSES,
+  type ChatPresence,
+  type PresenceChoice,
+  type PresenceStatus,
+  type PublicationStatus,
   type SendOptions,
   type SignInOptions,
 } from './chat-client.ts';

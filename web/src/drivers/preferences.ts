@@ -1,9 +1,11 @@
 /**
- * Preferences: small settings in Web Storage. The theme and the last sign-in (address, gateway URL) live in
- * localStorage; the password only in sessionStorage, so a reload of the tab signs in again by itself but a new
+ * Preferences: small settings in Web Storage. The theme, the last sign-in (address, gateway URL) and the
+ * presence status each account chose (with its note) live in localStorage; the password only in sessionStorage, so a reload of the tab signs in again by itself but a new
  * browser session asks for it (the password is never written anywhere that outlives the tab's session).
  * Storage that throws (private mode, disabled cookies) is treated as empty.
  */
+import { PRESENCE_STATUSES, type PresenceChoice } from './chat-client.ts';
+
 export type ThemeChoice = 'system' | 'light' | 'dark';
 
 export interface LastSignIn {
@@ -23,6 +25,9 @@ export interface Preferences {
   setLastSignIn(value: LastSignIn): void;
   session(): SessionCredentials | undefined;
   setSession(value: SessionCredentials | undefined): void;
+  /** the presence status an account chose (published at its next sign-in); undefined: never chose one */
+  presence(address: string): PresenceChoice | undefined;
+  setPresence(address: string, value: PresenceChoice): void;
 }
 
 /** The part of Web Storage used here (window.localStorage, or a Map-backed fake in tests). */
@@ -32,7 +37,12 @@ export interface KeyValueStorage {
   removeItem(key: string): void;
 }
 
-const KEY = { theme: 'simple-chat.theme', last: 'simple-chat.last-sign-in', session: 'simple-chat.session' };
+const KEY = {
+  theme: 'simple-chat.theme',
+  last: 'simple-chat.last-sign-in',
+  session: 'simple-chat.session',
+  presence: 'simple-chat.presence',
+};
 
 function read<T>(
   storage: KeyValueStorage | undefined,
@@ -68,6 +78,13 @@ const isLast = (value: unknown): value is LastSignIn =>
   isString((value as LastSignIn).gatewayUrl);
 const isSession = (value: unknown): value is SessionCredentials =>
   isLast(value) && isString((value as SessionCredentials).password);
+const isChoice = (value: unknown): value is PresenceChoice =>
+  typeof value === 'object' &&
+  value !== null &&
+  PRESENCE_STATUSES.includes((value as PresenceChoice).status) &&
+  ((value as PresenceChoice).note === undefined || isString((value as PresenceChoice).note));
+const isChoices = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 export function webPreferences(
   local: KeyValueStorage | undefined,
@@ -89,6 +106,14 @@ export function webPreferences(
     session: () => read(session, KEY.session, isSession),
     setSession: (value) => {
       write(session, KEY.session, value);
+    },
+    presence: (address) => {
+      const choice = read(local, KEY.presence, isChoices)?.[address];
+      return isChoice(choice) ? { status: choice.status, note: choice.note } : undefined;
+    },
+    setPresence: (address, value) => {
+      const choices = read(local, KEY.presence, isChoices) ?? {};
+      write(local, KEY.presence, { ...choices, [address]: { status: value.status, note: value.note } });
     },
   };
 }

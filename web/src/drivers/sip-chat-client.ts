@@ -1,14 +1,15 @@
 /**
- * SipChatClient: the ChatClient port (chat-client.ts) over the real SIP engine — Conversations (one API choosing
- * pager or session mode) over ChatSessions (RFC 4975 MSRP sessions set up by INVITE, through the gateway's relay,
+ * SipChatClient: the ChatClient port (chat-client.ts) over the real SIP engine — PresenceClient (RFC 3856 watching,
+ * RFC 3903 publishing) stacked on Conversations (one API choosing pager or session mode) over ChatSessions (RFC 4975 MSRP sessions set up by INVITE, through the gateway's relay,
  * RFC 4976/7977) over the pager (RFC 3428 MESSAGE, CPIM, IMDN, is-composing, RFC 5365 groups) over a UserAgent,
  * driven by a SipDriver over a WebSocketTransport (SIP over WebSocket, RFC 7118, as an RFC 5626 flow); the MSRP
  * connections are WebSockets of their own (MsrpWebSockets, subprotocol `msrp` on the same gateway URL).
  *
- *   app ── signIn · send · sendGroup · retry · markDisplayed · setComposing · signOut ──┐
- *    ▲                                                                                   ▼
+ *   app ── signIn · send · sendGroup · retry · markDisplayed · setComposing · setPresence · signOut ──┐
+ *    ▲                                                                                                 ▼
  *    │ ChatEvent (plain data)          ┌──────────── one session per sign-in ───────────────────────┐
- *    └──── map ◄── ConversationsEvent ─│ SipDriver ─ Conversations ─ ChatSessions ─ Pager ─ UserAgent│
+ *    └──── map ◄── PresenceEvent |  ───│ SipDriver ─ PresenceClient ─ Conversations ─ ChatSessions   │
+ *                  ConversationsEvent  │                              ─ Pager ─ UserAgent            │
  *          connection ◄── transport state + registration snapshot        WebSocketTransport ──► gateway
  *                                      │                      MsrpWebSockets (one per session) ──► relay│
  *                                      └────────────────────────────────────────────────────────────┘
@@ -51,11 +52,22 @@
  *   `file` event that completes it; the core checks its SHA-1 on the way (a mismatch fails the transfer).
  *   Group states come from the pager's own events, which Conversations does not pass on (it keeps only its own
  *   texts): a ChatSessions subclass taps them on their way up.
+ * - Presence: the driver's core is the PresenceClient, stacked on Conversations (it takes the NOTIFYs and the
+ *   answers to its PUBLISH/SUBSCRIBE, and passes every other event of Conversations on unchanged). What the app
+ *   asks (the status to publish, the addresses to watch) is kept in the session and applied when the registration
+ *   first succeeds; after a reconnection the PresenceClient refreshes both by itself (RFC 5626 §4.5 flows). A
+ *   watched address's `presence` becomes a `presence` event; a watch that ended for good (403, 404, rejected …)
+ *   shows that address offline; our publication's moves become a `presence` event for our own address. Sign-out
+ *   removes the publication (RFC 3903 §4.5) and ends the subscriptions before the unregister, and waits (bounded)
+ *   for the removal too, so that watchers see us offline at once rather than when the publication expires.
  */
 import {
   ChatSessions,
   Conversations,
   InvalidStateError,
+  PresenceClient,
+  type PresenceEvent,
+  type PublicationSnapshot,
   type ChatSessionSnapshot,
   type FileHasher,
   type FileTransferSnapshot,
@@ -89,10 +101,14 @@ import type {
   FileTransferState,
   IncomingChatMessage,
   OutgoingFile,
+  PresenceChoice,
+  PresenceStatus,
+  PublicationStatus,
   SendFileOptions,
   SendOptions,
   SignInOptions,
 } from './chat-client.ts';
+import { PRESENCE_STATUSES } from './chat-client.ts';
 import { FileAssembler } from './file-assembler.ts';
 import { sha1Hasher } from './sha1-hasher.ts';
 import type { Clock } from './clock.ts';
@@ -149,11 +165,12 @@ export interface SipChatClientOptions {
 }
 
 /**
- * What this client really handles (RFC 3261 §11: OPTIONS answers say so): pager-mode IM, and chat sessions
- * (INVITE with an MSRP offer, RFC 4975 §8; PRACK for reliable provisionals, RFC 3262; UPDATE, RFC 3311).
+ * What this client really handles (RFC 3261 §11: OPTIONS answers say so): pager-mode IM, chat sessions (INVITE
+ * with an MSRP offer, RFC 4975 §8; PRACK for reliable provisionals, RFC 3262; UPDATE, RFC 3311), and the NOTIFYs
+ * of its presence subscriptions (RFC 6665 §8.2.2: the `presence` package, PIDF bodies, RFC 3856 §6).
  */
 const CAPABILITIES = {
-  allow: ['INVITE', 'ACK', 'CANCEL', 'BYE', 'PRACK', 'UPDATE', 'OPTIONS', 'MESSAGE'],
+  allow: ['INVITE', 'ACK', 'CANCEL', 'BYE', 'PRACK', 'UPDATE', 'OPTIONS', 'MESSAGE', 'NOTIFY'],
   accept: [
     'text/plain',
     'message/cpim',
@@ -161,8 +178,9 @@ const CAPABILITIES = {
     'message/imdn+xml',
     'application/sdp',
     'multipart/mixed',
+    'application/pidf+xml',
   ],
-  allowEvents: [],
+  allowEvents: ['presence'],
 } as const;
 
 /** RFC 3261 §21.4.2/§21.4.4, RFC 3261 §22.3: refusals a new password may fix. */
@@ -190,12 +208,23 @@ interface FileRecord {
   assembler: FileAssembler | undefined;
 }
 
+type Core = PresenceClient<ConversationsEvent>;
+
 interface Session {
   readonly address: string;
   readonly ua: UserAgent;
   readonly pager: Pager;
   readonly conversations: Conversations;
-  readonly driver: SipDriver<Conversations>;
+  readonly presence: Core;
+  readonly driver: SipDriver<Core>;
+  /** what the app wants published (applied once registered) */
+  wanted: PresenceChoice;
+  /** the addresses the app watches (applied once registered) */
+  readonly watched: Set<string>;
+  /** the registration succeeded once: presence commands now go straight to the PresenceClient */
+  presenceStarted: boolean;
+  /** why the last PUBLISH failed, for the next publication event */
+  publishFailure: string | undefined;
   readonly msrp: MsrpWebSockets;
   /** core message id → the app's, and back, for app ids that are not MSRP idents */
   readonly appIds: Map<string, string>;
@@ -214,8 +243,8 @@ interface Session {
   terminal: ChatConnectionState | undefined;
   /** set by signOut: events of this session no longer reach the app */
   closing: boolean;
-  /** told about each registration change (signOut waits for the unregister with it) */
-  onRegistration: ((snapshot: RegistrationSnapshot) => void) | undefined;
+  /** told after each event of the core (signOut waits for the unregister and the unpublish with it) */
+  onSettle: (() => void) | undefined;
   readonly unsubscribe: (() => void)[];
   /** file transfers by id, and the core session each rides on → its id */
   readonly files: Map<string, FileRecord>;
@@ -323,6 +352,16 @@ export class SipChatClient implements ChatClient {
       },
     );
     const conversations = new Conversations({ sessions, policy: this.#o.modePolicy });
+    // RFC 3903 §4.1: the publication lasts as long as the registration asks for, so a tab closed without signing
+    // out stops showing this user as online after that, not after the agent's default hour.
+    const presence = new PresenceClient<ConversationsEvent>({
+      ua,
+      random,
+      inner: conversations,
+      publishExpires: this.#o.registerExpires ?? DEFAULT_EXPIRES,
+    });
+    const wanted = presenceChoice(options.presence);
+    const watched = new Set((options.watch ?? []).map((address) => watchKey(address)));
     const transport = new WebSocketTransport({
       url,
       WebSocketImpl: this.#o.WebSocketImpl,
@@ -331,8 +370,8 @@ export class SipChatClient implements ChatClient {
       logger: this.#o.logger,
       ...this.#o.transport,
     });
-    const driver = new SipDriver<Conversations>({
-      core: conversations,
+    const driver = new SipDriver<Core>({
+      core: presence,
       transport,
       clock,
       logger: this.#o.logger,
@@ -343,8 +382,8 @@ export class SipChatClient implements ChatClient {
       clock,
       logger: this.#o.logger,
       run: (input) => {
-        driver.run((core, now) => {
-          input(core.sessions, now);
+        driver.run((_core, now) => {
+          input(conversations.sessions, now);
         });
       },
     });
@@ -354,7 +393,12 @@ export class SipChatClient implements ChatClient {
       ua,
       pager,
       conversations,
+      presence,
       driver,
+      wanted,
+      watched,
+      presenceStarted: false,
+      publishFailure: undefined,
       msrp,
       appIds: new Map(),
       coreIds: new Map(),
@@ -365,7 +409,7 @@ export class SipChatClient implements ChatClient {
       onlineSince: undefined,
       terminal: undefined,
       closing: false,
-      onRegistration: undefined,
+      onSettle: undefined,
       unsubscribe: [],
       files: new Map(),
       fileSessions: new Map(),
@@ -374,6 +418,7 @@ export class SipChatClient implements ChatClient {
     session.unsubscribe.push(
       driver.events.on('event', (event) => {
         this.#onEvent(session, event);
+        session.onSettle?.();
       }),
       driver.events.on('state', (state) => {
         session.transport = state;
@@ -412,32 +457,47 @@ export class SipChatClient implements ChatClient {
     }
   }
 
-  /** RFC 3261 §10.2.2: remove our binding (expires=0), waiting a bounded time for the answer. */
+  /**
+   * RFC 3903 §4.5: remove our publication (Expires: 0) so that watchers see us offline now; RFC 6665 §4.1.2.3: end
+   * our subscriptions; RFC 3261 §10.2.2: remove our binding (expires=0). Waits a bounded time for the removal
+   * and the unregister to be answered.
+   */
   #unregister(session: Session): Promise<void> {
-    const { ua, driver } = session;
+    const { ua, driver, presence } = session;
     if (ua.registration.state !== 'Registered' || !ua.connected || session.terminal !== undefined)
       return Promise.resolve();
     const clock = this.#o.clock;
     return new Promise<void>((resolve) => {
-      const finish = { timer: undefined as unknown };
+      const finish = { timer: undefined as unknown, done: false };
       const done = (): void => {
-        session.onRegistration = undefined;
+        if (finish.done) return;
+        finish.done = true;
+        session.onSettle = undefined;
         clock.clearTimer(finish.timer);
         resolve();
       };
-      finish.timer = clock.setTimer(done, this.#o.signOutTimeout ?? DEFAULT_SIGN_OUT_TIMEOUT);
-      session.onRegistration = (snapshot) => {
-        if (snapshot.state === 'Unregistered' || snapshot.state === 'Failed') done();
+      const check = (): void => {
+        const registration = ua.registration.state;
+        const publication = presence.publication.state;
+        if (
+          (registration === 'Unregistered' || registration === 'Failed') &&
+          (publication === 'Unpublished' || publication === 'Failed')
+        )
+          done();
       };
+      finish.timer = clock.setTimer(done, this.#o.signOutTimeout ?? DEFAULT_SIGN_OUT_TIMEOUT);
+      session.onSettle = check;
       try {
         driver.run((_core, now) => {
+          presence.unpublish(now);
+          for (const watch of presence.watching) presence.unwatch(watch.uri, now);
           ua.unregister(now);
         });
       } catch (error) {
         this.#log.warn(`sip-chat-client: unregister: ${describeError(error)}`);
         done();
       }
-      if (ua.registration.state === 'Unregistered') done();
+      check();
     });
   }
 
@@ -458,7 +518,9 @@ export class SipChatClient implements ChatClient {
     const held = session.conversations.message(coreId);
     if (held !== undefined && !isOver(held.state)) return id; // still on its way: not sent twice
     // RFC 3428 §8 / RFC 4975: Conversations picks the mode (a MESSAGE, or an MSRP session for a long text).
-    session.driver.run((core, now) => core.send(to, text, pagerOptions(coreId, options), now));
+    session.driver.run((_core, now) =>
+      session.conversations.send(to, text, pagerOptions(coreId, options), now),
+    );
     session.msrp.flush();
     return id;
   }
@@ -498,8 +560,8 @@ export class SipChatClient implements ChatClient {
     if (session === undefined || ids.length === 0) return;
     // RFC 5438 §7.2.1.2: display notifications go to the senders that asked, once each.
     const coreIds = ids.map((id) => session.coreIds.get(id) ?? id);
-    session.driver.run((core, now) => {
-      core.markDisplayed(coreIds, now);
+    session.driver.run((_core, now) => {
+      session.conversations.markDisplayed(coreIds, now);
     });
     session.msrp.flush();
   }
@@ -508,10 +570,86 @@ export class SipChatClient implements ChatClient {
     const session = this.#session;
     if (session === undefined) return;
     // RFC 3994: the pager sends is-composing only to peers that take it, refreshing and idling by itself.
-    session.driver.run((core, now) => {
-      core.setComposing(peer, active, now);
+    session.driver.run((_core, now) => {
+      session.conversations.setComposing(peer, active, now);
     });
     session.msrp.flush();
+  }
+
+  // ---- presence (RFC 3856, RFC 3903) ------------------------------------------------------------------------------
+
+  setPresence(status: PresenceStatus, note?: string): void {
+    if (!PRESENCE_STATUSES.includes(status)) throw new TypeError(`unknown presence status ${String(status)}`);
+    if (note !== undefined && typeof note !== 'string') throw new TypeError('a presence note is a string');
+    const session = this.#session;
+    if (session === undefined || session.closing) return;
+    session.wanted = presenceChoice({ status, note });
+    if (!session.presenceStarted) return; // published once registered
+    this.#publish(session);
+  }
+
+  watchPresence(addresses: readonly string[]): void {
+    const keys = addresses.map((address) => watchKey(address));
+    const session = this.#session;
+    if (session === undefined || session.closing) return;
+    const fresh = keys.filter((key) => !session.watched.has(key));
+    for (const key of fresh) session.watched.add(key);
+    if (!session.presenceStarted || fresh.length === 0) return;
+    // RFC 3856 §6: a SUBSCRIBE for the presence package to each new address.
+    session.driver.run((_core, now) => {
+      for (const key of fresh) session.presence.watch(key, now);
+    });
+  }
+
+  unwatchPresence(addresses: readonly string[]): void {
+    const keys = addresses.map((address) => watchKey(address));
+    const session = this.#session;
+    if (session === undefined || session.closing) return;
+    const gone = keys.filter((key) => session.watched.delete(key));
+    if (!session.presenceStarted || gone.length === 0) return;
+    // RFC 6665 §4.1.2.3: the subscription ends with an Expires: 0 SUBSCRIBE.
+    session.driver.run((_core, now) => {
+      for (const key of gone) session.presence.unwatch(key, now);
+    });
+  }
+
+  /** The registration succeeded for the first time: publish what the app wants and watch what it asked for. */
+  #startPresence(session: Session): void {
+    if (session.presenceStarted || session.closing) return;
+    session.presenceStarted = true;
+    this.#publish(session);
+    if (session.watched.size === 0) return;
+    session.driver.run((_core, now) => {
+      for (const key of session.watched) session.presence.watch(key, now);
+    });
+  }
+
+  #publish(session: Session): void {
+    const wanted = session.wanted;
+    const current = session.presence.publication;
+    // Nothing published and nothing wanted: no PUBLISH, but the app hears where it stands.
+    if (wanted.status === 'offline' && current.state === 'Unpublished') {
+      this.#emitPublication(session, current);
+      return;
+    }
+    // RFC 3903 §4.2/§4.4: an initial publication or a modification; offline removes it (§4.5).
+    session.driver.run((_core, now) => {
+      session.presence.publish({ status: wanted.status, note: wanted.note }, now);
+    });
+  }
+
+  #emitPublication(session: Session, publication: PublicationSnapshot): void {
+    const state = PUBLICATION_STATUS[publication.state];
+    if (state === 'published') session.publishFailure = undefined;
+    this.#emit({
+      type: 'presence',
+      address: session.address,
+      status: publication.status,
+      note: publication.note,
+      at: this.#o.clock.now(),
+      publication: state,
+      reason: state === 'failed' || state === 'retrying' ? session.publishFailure : undefined,
+    });
   }
 
   // ---- files (RFC 5547) ---------------------------------------------------------------------------------------
@@ -564,7 +702,7 @@ export class SipChatClient implements ChatClient {
     const offer = { name: record.name, type: record.type, source: read.source, hash: read.hash };
     session.offering = record;
     try {
-      const sessionId = session.driver.run((core, now) => core.sendFile(to, offer, now));
+      const sessionId = session.driver.run((_core, now) => session.conversations.sendFile(to, offer, now));
       this.#bindFile(session, record, sessionId);
     } catch (error) {
       this.#endFile(record, 'failed', describeError(error));
@@ -582,8 +720,8 @@ export class SipChatClient implements ChatClient {
       return;
     const sessionId = record.sessionId;
     // RFC 5547 §8: the receiver answers the push with a recvonly m-line; the bytes follow over MSRP.
-    session.driver.run((core, now) => {
-      core.sessions.accept(sessionId, now);
+    session.driver.run((_core, now) => {
+      session.conversations.sessions.accept(sessionId, now);
     });
     session.msrp.flush();
   }
@@ -597,8 +735,9 @@ export class SipChatClient implements ChatClient {
     const sessionId = record.sessionId;
     this.#endFile(record, 'cancelled', 'declined');
     // RFC 3261 §21.6.2: 603 Decline, the user does not want it.
-    session.driver.run((core, now) => {
-      if (core.sessions.session(sessionId)?.state !== 'Terminated') core.sessions.reject(sessionId, 603, now);
+    const sessions = session.conversations.sessions;
+    session.driver.run((_core, now) => {
+      if (sessions.session(sessionId)?.state !== 'Terminated') sessions.reject(sessionId, 603, now);
     });
     session.msrp.flush();
   }
@@ -611,8 +750,8 @@ export class SipChatClient implements ChatClient {
     this.#endFile(record, 'cancelled', 'cancelled');
     if (sessionId === undefined) return; // still reading the file: nothing went out
     // RFC 3261 §9 / §15: CANCEL an offer not answered yet, BYE once established (a half-sent chunk ends with `#`).
-    session.driver.run((core, now) => {
-      core.sessions.end(sessionId, now);
+    session.driver.run((_core, now) => {
+      session.conversations.sessions.end(sessionId, now);
     });
     session.msrp.flush();
   }
@@ -750,7 +889,7 @@ export class SipChatClient implements ChatClient {
 
   // ---- events -------------------------------------------------------------------------------------------------
 
-  #onEvent(session: Session, event: ConversationsEvent): void {
+  #onEvent(session: Session, event: PresenceEvent | ConversationsEvent): void {
     if (event.type === 'ua') {
       this.#onUaEvent(session, event.event);
       return;
@@ -758,6 +897,35 @@ export class SipChatClient implements ChatClient {
     this.#deliverTapped(session);
     if (session.closing) return;
     switch (event.type) {
+      case 'presence':
+        this.#emit({
+          type: 'presence',
+          address: peerKey(event.uri),
+          status: event.status,
+          note: event.note,
+          at: event.at,
+        });
+        return;
+      case 'watch-state':
+        // RFC 6665 §4.1.3: a watch that ended for good (refused, no such user) leaves nothing to show but offline.
+        if (event.state === 'terminated' && event.reason !== 'unwatched')
+          this.#emit({
+            type: 'presence',
+            address: peerKey(event.uri),
+            status: 'offline',
+            at: this.#o.clock.now(),
+          });
+        return;
+      case 'publication':
+        this.#emitPublication(session, event.publication);
+        return;
+      case 'publish-failed':
+        session.publishFailure = `${String(event.status)} ${event.reason}`.trim();
+        this.#log.info(`sip-chat-client: PUBLISH failed: ${session.publishFailure}`);
+        return;
+      case 'presence-error':
+        this.#log.warn(`sip-chat-client: presence of ${event.uri}: ${event.reason}`);
+        return;
       case 'message-state': {
         if ('id' in event) return; // the pager's and ChatSessions' own (Conversations reports them once, below)
         const m = event.message;
@@ -860,12 +1028,12 @@ export class SipChatClient implements ChatClient {
   #onUaEvent(session: Session, event: UserAgentEvent): void {
     switch (event.type) {
       case 'registration':
-        session.onRegistration?.(event.registration);
         this.#onRegistration(session, event.registration);
+        if (event.registration.state === 'Registered') this.#startPresence(session);
         return;
       case 'incoming-request':
-        // Only MESSAGE and OPTIONS are allowed (the core refuses other methods with 405); anything else that
-        // gets here is not implemented by this client.
+        // Only MESSAGE, OPTIONS and the NOTIFYs of our watches are allowed (the core refuses other methods with
+        // 405, and the PresenceClient takes its NOTIFYs); anything else that gets here is not implemented here.
         session.driver.run((_core, now) => {
           event.incoming.reject(501, 'Not Implemented', undefined, now);
         });
@@ -926,6 +1094,37 @@ export class SipChatClient implements ChatClient {
 }
 
 // ---- mapping ----------------------------------------------------------------------------------------------------
+
+const PUBLICATION_STATUS: Readonly<Record<PublicationSnapshot['state'], PublicationStatus>> = {
+  Unpublished: 'unpublished',
+  Publishing: 'publishing',
+  Unpublishing: 'publishing',
+  Published: 'published',
+  Retrying: 'retrying',
+  Failed: 'failed',
+};
+
+/** What to publish at sign-in: available unless the app says otherwise (SPEC §8). */
+function presenceChoice(choice: PresenceChoice | undefined): PresenceChoice {
+  if (choice === undefined) return { status: 'available' };
+  if (!PRESENCE_STATUSES.includes(choice.status))
+    throw new TypeError(`unknown presence status ${String(choice.status)}`);
+  const note = typeof choice.note === 'string' ? choice.note.trim() : '';
+  return { status: choice.status, note: note === '' ? undefined : note };
+}
+
+/** The AOR to watch for an address; TypeError for one that is not a SIP address. */
+function watchKey(address: string): string {
+  if (typeof address !== 'string') throw new TypeError('an address to watch is a string');
+  let uri: ReturnType<typeof parseUri>;
+  try {
+    uri = parseUri(address);
+  } catch {
+    throw new TypeError(`not a SIP address: ${address}`);
+  }
+  if (!uri.isSip || uri.user === undefined) throw new TypeError(`not a SIP address: ${address}`);
+  return uri.aor;
+}
 
 /** ChatSessions that hands the pager's message states to `tap` as they pass (Conversations keeps only its own). */
 class TappedChatSessions extends ChatSessions {

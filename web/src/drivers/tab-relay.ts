@@ -23,6 +23,11 @@
  * event; both cross the BroadcastChannel by structured clone, which copies a Blob by reference to the same data
  * (no bytes are read), so any tab may send a file and every tab can offer the download. The file transfer
  * itself runs in the leader, like everything else.
+ *
+ * Presence: the leader keeps what its followers asked (the status to publish, the addresses to watch) in the
+ * session it shares, so a tab that takes over signs in publishing the same status and watching the same people;
+ * it also keeps the latest `presence` event of each address and replays them to a follower that says hello, so a
+ * tab opened later shows the contacts' presence at once rather than when it next changes.
  */
 import { InvalidStateError } from '../sip/index.ts';
 import type {
@@ -31,6 +36,7 @@ import type {
   ChatEvent,
   ChatListener,
   OutgoingFile,
+  PresenceStatus,
   SendFileOptions,
   SendOptions,
   SignInOptions,
@@ -75,7 +81,9 @@ type Command =
       readonly file: OutgoingFile;
       readonly options: SendFileOptions;
     }
-  | { readonly op: 'acceptFile' | 'declineFile' | 'cancelFile'; readonly id: string };
+  | { readonly op: 'acceptFile' | 'declineFile' | 'cancelFile'; readonly id: string }
+  | { readonly op: 'setPresence'; readonly status: PresenceStatus; readonly note: string | undefined }
+  | { readonly op: 'watchPresence' | 'unwatchPresence'; readonly addresses: readonly string[] };
 
 type Wire =
   | { readonly kind: 'event'; readonly event: ChatEvent }
@@ -114,6 +122,8 @@ export class TabRelayClient implements ChatClient {
   #closed = false;
   /** true while running a command that came over the channel */
   #relaying = false;
+  /** leader: the latest presence event of each address, replayed to a follower that says hello */
+  readonly #presence = new Map<string, Extract<ChatEvent, { type: 'presence' }>>();
 
   constructor(options: TabRelayOptions) {
     this.#o = options;
@@ -221,6 +231,18 @@ export class TabRelayClient implements ChatClient {
     this.#command({ op: 'cancelFile', id });
   }
 
+  setPresence(status: PresenceStatus, note?: string): void {
+    this.#command({ op: 'setPresence', status, note });
+  }
+
+  watchPresence(addresses: readonly string[]): void {
+    if (addresses.length > 0) this.#command({ op: 'watchPresence', addresses: [...addresses] });
+  }
+
+  unwatchPresence(addresses: readonly string[]): void {
+    if (addresses.length > 0) this.#command({ op: 'unwatchPresence', addresses: [...addresses] });
+  }
+
   /** Leaves the election (the tab is going away): the lock passes to another tab, which takes over. */
   close(): void {
     if (this.#closed) return;
@@ -256,6 +278,7 @@ export class TabRelayClient implements ChatClient {
     const client = this.#o.createClient();
     this.#client = client;
     client.subscribe((event) => {
+      if (event.type === 'presence') this.#presence.set(event.address, event);
       this.#emitter.emit('event', event);
       this.#post({ kind: 'event', event });
       if (event.type === 'connection') this.#announce();
@@ -321,6 +344,26 @@ export class TabRelayClient implements ChatClient {
         case 'cancelFile':
           if (client.address !== undefined) client.cancelFile(command.id);
           return;
+        case 'setPresence':
+          if (client.address === undefined) return;
+          client.setPresence(command.status, command.note);
+          // A tab that takes over publishes what was chosen last.
+          this.#remember({ presence: { status: command.status, note: command.note } });
+          return;
+        case 'watchPresence':
+        case 'unwatchPresence': {
+          if (client.address === undefined) return;
+          const watching = command.op === 'watchPresence';
+          if (watching) client.watchPresence(command.addresses);
+          else client.unwatchPresence(command.addresses);
+          // A tab that takes over watches the same addresses.
+          const watch = new Set(this.#session?.watch ?? []);
+          for (const address of command.addresses)
+            if (watching) watch.add(address);
+            else watch.delete(address);
+          this.#remember({ watch: [...watch] });
+          return;
+        }
       }
     } catch (error) {
       if (
@@ -336,8 +379,16 @@ export class TabRelayClient implements ChatClient {
     }
   }
 
+  /** Updates the session shared with the followers (for a takeover), when there is one. */
+  #remember(change: Pick<SignInOptions, 'presence'> | Pick<SignInOptions, 'watch'>): void {
+    if (this.#session === undefined) return;
+    this.#session = { ...this.#session, ...change };
+    this.#announce();
+  }
+
   async #signOutHere(): Promise<void> {
     this.#session = undefined;
+    this.#presence.clear();
     const client = this.#client;
     this.#announce();
     if (client) await client.signOut();
@@ -370,6 +421,8 @@ export class TabRelayClient implements ChatClient {
       }
       case 'hello':
         this.#announce();
+        if (this.#role === 'leader' && this.address !== undefined)
+          for (const event of this.#presence.values()) this.#post({ kind: 'event', event });
         return;
       case 'command':
         if (this.#role !== 'leader') return;

@@ -23,6 +23,7 @@ import { useConversationsStore } from './conversations.ts';
 import { useFilesStore } from './files.ts';
 import { useMessagesStore } from './messages.ts';
 import { useOutboxStore } from './outbox.ts';
+import { usePresenceStore } from './presence.ts';
 import { useSearchStore } from './search.ts';
 import { usePinia, useServices, useSession } from './services.ts';
 
@@ -106,7 +107,9 @@ export const useAccountStore = defineStore('account', () => {
     const capabilities = await open(options.address);
     try {
       switching = true;
-      client.signIn({ ...options, capabilities });
+      // SPEC §8: publish the status this account chose last (available the first time) once registered.
+      const presence = usePresenceStore(pinia).choiceOf(options.address);
+      client.signIn({ ...options, capabilities, presence });
     } catch (failure) {
       error.value = failure instanceof Error ? failure.message : String(failure);
       close();
@@ -174,6 +177,7 @@ export const useAccountStore = defineStore('account', () => {
     connection.value = client.connection;
     const replay = held ?? [];
     held = undefined;
+    usePresenceStore(pinia).start();
     for (const event of replay) dispatch(event);
     useOutboxStore(pinia).flush();
   }
@@ -183,6 +187,7 @@ export const useAccountStore = defineStore('account', () => {
     phase.value = 'signed-out';
     held = undefined;
     useSearchStore(pinia).reset();
+    usePresenceStore(pinia).reset();
     useFilesStore(pinia).reset();
     useOutboxStore(pinia).reset();
     useMessagesStore(pinia).reset();
@@ -225,7 +230,10 @@ export const useAccountStore = defineStore('account', () => {
         gatewayUrl: gatewayUrl.value,
         displayName: displayName.value,
         capabilities: learned,
+        presence: usePresenceStore(pinia).choiceOf(account),
       });
+      // A new client session watches nothing yet: every contact again.
+      usePresenceStore(pinia).start();
     } finally {
       switching = false;
     }
@@ -269,6 +277,9 @@ export const useAccountStore = defineStore('account', () => {
         return;
       case 'file':
         if (phase.value === 'signed-in') useFilesStore(pinia).onTransfer(event.transfer);
+        return;
+      case 'presence':
+        if (phase.value === 'signed-in') usePresenceStore(pinia).onPresence(event);
         return;
     }
   }
