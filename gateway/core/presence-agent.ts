@@ -100,6 +100,8 @@ interface Publication {
   expiresAt: number;
   /** order of the last change (composition: oldest first, newest person wins) */
   changed: number;
+  /** the flow token of the browser connection it last came on (undefined: not a browser of ours) */
+  flow: string | undefined;
 }
 
 interface Subscription {
@@ -195,7 +197,7 @@ export class PresenceAgent {
    * §6 step 1). Initial (body, no SIP-If-Match), refresh (SIP-If-Match, no body), modify (both), remove
    * (SIP-If-Match, Expires: 0).
    */
-  publish(request: SipRequest, presentity: string, now: number): PresenceResult {
+  publish(request: SipRequest, presentity: string, now: number, flow?: string): PresenceResult {
     const reply = (status: number, headers: Record<string, string> = {}, reason?: string): PresenceResult =>
       this.#answer(request, status, headers, reason);
     // RFC 3903 §6 step 2: the event package must be one the compositor knows, else 489 with Allow-Events.
@@ -245,12 +247,13 @@ export class PresenceAgent {
     let publication: Publication;
     if (existing === undefined) {
       if (presence === undefined) return reply(400, {}, 'Initial PUBLISH without a body');
-      publication = { etag, aor: presentity, presence, expiresAt, changed: ++this.#changes };
+      publication = { etag, aor: presentity, presence, expiresAt, changed: ++this.#changes, flow };
     } else {
       this.#dropPublication(existing);
       publication = existing;
       publication.etag = etag;
       publication.expiresAt = expiresAt;
+      publication.flow = flow;
       if (presence !== undefined) {
         publication.presence = presence;
         publication.changed = ++this.#changes;
@@ -387,6 +390,24 @@ export class PresenceAgent {
   }
 
   /** Publications and subscriptions whose time is up: the NOTIFYs that follow. */
+  /**
+   * A browser's connection closed (RFC 5626 §5.3: its flow failed). What it published described a device that is
+   * gone: RFC 3903 soft state would keep it until it expires, but the device cannot refresh it any more, and a
+   * watcher should not see someone online who closed the tab; so it goes now and the watchers hear of it. A device
+   * that only lost its connection for a moment publishes afresh when it is back (its refresh gets 412).
+   */
+  flowClosed(flow: string, now: number): PresenceNotify[] {
+    const changed = new Set<string>();
+    for (const publication of [...this.#publications.values()]) {
+      if (publication.flow !== flow) continue;
+      this.#dropPublication(publication);
+      changed.add(publication.aor);
+    }
+    const notifies: PresenceNotify[] = [];
+    for (const aor of changed) notifies.push(...this.#changed(aor, now));
+    return notifies;
+  }
+
   expire(now: number): PresenceNotify[] {
     const notifies: PresenceNotify[] = [];
     const changed = new Set<string>();

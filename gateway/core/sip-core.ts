@@ -86,6 +86,7 @@ import {
   pushVia,
   stampReceived,
   takeMaxForwards,
+  tokenOfBranch,
   type OwnAddresses,
 } from '../edge/rewrite.ts';
 import type { Counter, GatewayMetrics } from '../metrics.ts';
@@ -416,6 +417,11 @@ export class SipCore {
   flowClosed(token: string): void {
     const aors = this.location.removeFlow(token);
     if (aors.length > 0) this.#o.log.debug({ aors }, 'core: bindings of a closed flow removed');
+    // What that browser published goes with it (presence-agent.ts flowClosed): its watchers see it now.
+    const now = this.#clock();
+    this.#sendNotifies(this.presence.flowClosed(token, now), now);
+    this.#armPresence();
+    this.#driver.pump(now);
   }
 
   /** An outside peer's TCP connection closed. */
@@ -1145,7 +1151,12 @@ export class SipCore {
     this.#sendNotifies(this.presence.expire(now), now);
     const result =
       method === 'PUBLISH'
-        ? this.presence.publish(request, presentity ?? this.#aor(user), now)
+        ? this.presence.publish(
+            request,
+            presentity ?? this.#aor(user),
+            now,
+            tokenOfBranch(request.topVia?.branch),
+          )
         : this.presence.subscribe(request, parseUri(`sip:${this.#aor(user)}`), presentity, now);
     answered(result.response.status);
     try {

@@ -184,4 +184,33 @@ describe('our UA’s presence layer against the embedded presence agent', () => 
     // Every NOTIFY went over bob's own WebSocket, and the watch is active.
     expect(bob.presence?.watching).toEqual([expect.objectContaining({ state: 'active' })]);
   });
+
+  it('alice’s connection dies: bob sees her offline at once, then away again when she is back by herself', async () => {
+    const g = await startEmbeddedGateway({ users: PASSWORDS });
+    gw = g;
+    const start = async (user: string): Promise<OurUa> => {
+      const o = startOurUa({
+        wsUrl: g.wsUrl,
+        aor: `sip:${user}@${g.domain}`,
+        password: PASSWORDS[user],
+        presence: true,
+      });
+      ours.push(o);
+      await o.registered();
+      return o;
+    };
+    const alice = await start('alice');
+    const bob = await start('bob');
+    const ALICE = `sip:alice@${g.domain}`;
+    alice.publish('away', 'Back soon');
+    bob.watch(ALICE);
+    await bob.waitForPresence(ALICE, 'away');
+    // A dead WebSocket (no close frame): the gateway's flow closes and the agent drops what it carried.
+    const seen = bob.presenceEvents.length;
+    alice.killSocket();
+    expect((await bob.waitForPresence(ALICE, 'offline', seen)).basic).toBe('closed');
+    // Alice's UA reconnects and re-registers; its refresh gets 412 and it publishes afresh.
+    const back = await bob.waitForPresence(ALICE, 'away', seen);
+    expect(back.note).toBe('Back soon');
+  });
 });

@@ -64,6 +64,8 @@ export interface CoreHarness {
   request(user: string, method: string, uri: string, options?: HarnessRequestOptions): SipResponse;
   /** REGISTERs a browser of `user` (digest) whose flow is the fake edge; returns the 200 */
   register(user: string, password: string, options?: { contactParams?: string }): SipResponse;
+  /** `user`'s browser connection closes (the gateway tells the core its flow is gone); the next one is new */
+  closeFlow(user: string): void;
   /** the requests the core sent toward browsers (optionally of one method) */
   requestsToEdge(method?: string): SipRequest[];
   /** the browser answers a request the core sent it */
@@ -146,7 +148,8 @@ export function coreHarness(
       const body = o.body ?? '';
       const lines = [
         `${method} ${uri} SIP/2.0`,
-        `Via: SIP/2.0/TCP ${EDGE_HOST}:${EDGE_PORT};branch=z9hG4bKgw.${++sequence}`,
+        // The edge's branch names the browser's flow (rewrite.ts branchFromSeed), as the real edge's does.
+        `Via: SIP/2.0/TCP ${EDGE_HOST}:${EDGE_PORT};branch=z9hG4bKgw.${flows.get(user) ?? 'noflow'}.${++sequence}`,
         `Via: SIP/2.0/WS ${viaHost(user)};received=${EDGE_HOST};rport=40000;branch=z9hG4bK${++sequence}`,
         'Max-Forwards: 69',
         `From: <sip:${user}@${domain}>;tag=${o.fromTag ?? `t${++sequence}`}`,
@@ -205,6 +208,12 @@ export function coreHarness(
       if (challenge.status !== 401) return challenge;
       const authorization = digestAnswer(challenge, user, password, 'REGISTER', `sip:${domain}`);
       return registerOnce(challenge.cseq.seq + 1, [`Authorization: ${authorization}`]);
+    },
+    closeFlow(user) {
+      const token = flows.get(user);
+      if (token === undefined) throw new Error(`core harness: ${user} has no flow`);
+      flows.delete(user);
+      core.flowClosed(token);
     },
     requestsToEdge(method) {
       return toEdge.filter(

@@ -290,6 +290,24 @@ describe('SUBSCRIBE/NOTIFY: watchers learn the presentity’s state (RFC 3856, R
     expect(notifies(h, bob)).toHaveLength(2);
   });
 
+  it('a browser that goes away takes its publication with it: watchers see closed at once, its old etag gets 412', () => {
+    h = coreHarness({ users: USERS });
+    expect(h.register('alice', USERS.alice).status).toBe(200);
+    const published = publish(h, 'alice', { body: pidf('alice', 'open', { activities: ['away'] }) });
+    expect(published.status).toBe(200);
+    const bob = subscribe(h, 'bob', 'alice').watch!;
+    expect(take(h, bob).presence.basic).toBe('open');
+    // Alice's WebSocket closes (the tab is gone): no need to wait up to an hour for the soft state to run out.
+    h.closeFlow('alice');
+    const { presence } = take(h, bob);
+    expect(notifies(h, bob)).toHaveLength(2);
+    expect(presence.basic).toBe('closed');
+    expect(h.core.presence.publicationCount).toBe(0);
+    // Back on a new connection, her refresh finds nothing (412) and she publishes afresh.
+    h.register('alice', USERS.alice);
+    expect(publish(h, 'alice', { ifMatch: published.sipETag }).status).toBe(412);
+  });
+
   it('holds a change back while a NOTIFY is unanswered, then sends only the newest state', () => {
     h = coreHarness({ users: USERS });
     const bob = subscribe(h, 'bob', 'alice').watch!;
