@@ -148,24 +148,29 @@ describe('presence through the embedded gateway (RFC 3856, RFC 3903, RFC 6665)',
   }, 20_000);
 });
 
+/** The embedded gateway, and alice and bob each running our UA with its presence layer, registered. */
+async function aliceAndBob(): Promise<{ alice: OurUa; bob: OurUa; ALICE: string }> {
+  const g = await startEmbeddedGateway({ users: PASSWORDS });
+  gw = g;
+  const start = async (user: string): Promise<OurUa> => {
+    const o = startOurUa({
+      wsUrl: g.wsUrl,
+      aor: `sip:${user}@${g.domain}`,
+      password: PASSWORDS[user],
+      presence: true,
+    });
+    ours.push(o);
+    await o.registered();
+    return o;
+  };
+  const alice = await start('alice');
+  const bob = await start('bob');
+  return { alice, bob, ALICE: `sip:alice@${g.domain}` };
+}
+
 describe('our UA’s presence layer against the embedded presence agent', () => {
   it('bob watches alice: away with a note, available, do-not-disturb, then offline when she unpublishes', async () => {
-    const g = await startEmbeddedGateway({ users: PASSWORDS });
-    gw = g;
-    const start = async (user: string): Promise<OurUa> => {
-      const o = startOurUa({
-        wsUrl: g.wsUrl,
-        aor: `sip:${user}@${g.domain}`,
-        password: PASSWORDS[user],
-        presence: true,
-      });
-      ours.push(o);
-      await o.registered();
-      return o;
-    };
-    const alice = await start('alice');
-    const bob = await start('bob');
-    const ALICE = `sip:alice@${g.domain}`;
+    const { alice, bob, ALICE } = await aliceAndBob();
     // Nothing published yet: the agent says offline (one closed tuple).
     bob.watch(ALICE);
     expect((await bob.waitForPresence(ALICE, 'offline')).basic).toBe('closed');
@@ -186,22 +191,7 @@ describe('our UA’s presence layer against the embedded presence agent', () => 
   });
 
   it('alice’s connection dies: bob sees her offline at once, then away again when she is back by herself', async () => {
-    const g = await startEmbeddedGateway({ users: PASSWORDS });
-    gw = g;
-    const start = async (user: string): Promise<OurUa> => {
-      const o = startOurUa({
-        wsUrl: g.wsUrl,
-        aor: `sip:${user}@${g.domain}`,
-        password: PASSWORDS[user],
-        presence: true,
-      });
-      ours.push(o);
-      await o.registered();
-      return o;
-    };
-    const alice = await start('alice');
-    const bob = await start('bob');
-    const ALICE = `sip:alice@${g.domain}`;
+    const { alice, bob, ALICE } = await aliceAndBob();
     alice.publish('away', 'Back soon');
     bob.watch(ALICE);
     await bob.waitForPresence(ALICE, 'away');

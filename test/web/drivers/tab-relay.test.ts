@@ -37,6 +37,21 @@ function browser() {
   return { locks, hub, clients, tab, registered };
 }
 
+/** Tab one leads (it holds the lock and the real client), tab two follows and signs in through it. */
+async function leaderAndSignedInFollower(): Promise<{
+  b: ReturnType<typeof browser>;
+  two: ReturnType<ReturnType<typeof browser>['tab']>;
+}> {
+  const b = browser();
+  b.tab('one');
+  await settle();
+  const two = b.tab('two');
+  await settle();
+  two.relay.signIn(SESSION);
+  await settle();
+  return { b, two };
+}
+
 describe('TabRelayClient: one registration per browser', () => {
   it('the first tab leads and holds the only client; the second follows', async () => {
     const b = browser();
@@ -70,13 +85,7 @@ describe('TabRelayClient: one registration per browser', () => {
   });
 
   it("a follower's message goes out through the leader under the follower's id, and its states come back", async () => {
-    const b = browser();
-    b.tab('one');
-    await settle();
-    const two = b.tab('two');
-    await settle();
-    two.relay.signIn(SESSION);
-    await settle();
+    const { b, two } = await leaderAndSignedInFollower();
     const id = two.relay.send(BOB, 'from tab two');
     await settle();
     const leader = b.clients[0]!;
@@ -162,13 +171,7 @@ describe('TabRelayClient: one registration per browser', () => {
 
 describe('TabRelayClient: files', () => {
   it('a follower sends a file through the leader (its Blob crosses the channel); the received Blob comes back', async () => {
-    const b = browser();
-    b.tab('one');
-    await settle();
-    const two = b.tab('two');
-    await settle();
-    two.relay.signIn(SESSION);
-    await settle();
+    const { b, two } = await leaderAndSignedInFollower();
     const leader = b.clients[0];
     if (!leader) throw new Error('no leader client');
     const data = new Blob(['report bytes'], { type: 'text/plain' });
@@ -209,13 +212,7 @@ describe('TabRelayClient: files', () => {
 
 describe('TabRelayClient: presence', () => {
   it("a follower's status and watches reach the leader's client; its presence events reach every tab", async () => {
-    const b = browser();
-    b.tab('one');
-    await settle();
-    const two = b.tab('two');
-    await settle();
-    two.relay.signIn(SESSION);
-    await settle();
+    const { b, two } = await leaderAndSignedInFollower();
     two.relay.setPresence('away', 'In a meeting');
     two.relay.watchPresence([BOB]);
     await settle();

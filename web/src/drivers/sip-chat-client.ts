@@ -713,12 +713,9 @@ export class SipChatClient implements ChatClient {
   }
 
   acceptFile(id: string): void {
-    const session = this.#session;
-    const record = session?.files.get(id);
-    if (session === undefined || session.closing || record === undefined) return;
-    if (record.direction !== 'receive' || record.state !== 'offered' || record.sessionId === undefined)
-      return;
-    const sessionId = record.sessionId;
+    const offer = this.#openOffer(id);
+    if (offer === undefined) return;
+    const { session, sessionId } = offer;
     // RFC 5547 §8: the receiver answers the push with a recvonly m-line; the bytes follow over MSRP.
     session.driver.run((_core, now) => {
       session.conversations.sessions.accept(sessionId, now);
@@ -727,12 +724,9 @@ export class SipChatClient implements ChatClient {
   }
 
   declineFile(id: string): void {
-    const session = this.#session;
-    const record = session?.files.get(id);
-    if (session === undefined || session.closing || record === undefined) return;
-    if (record.direction !== 'receive' || record.state !== 'offered' || record.sessionId === undefined)
-      return;
-    const sessionId = record.sessionId;
+    const offer = this.#openOffer(id);
+    if (offer === undefined) return;
+    const { session, record, sessionId } = offer;
     this.#endFile(record, 'cancelled', 'declined');
     // RFC 3261 §21.6.2: 603 Decline, the user does not want it.
     const sessions = session.conversations.sessions;
@@ -812,6 +806,16 @@ export class SipChatClient implements ChatClient {
     record.state = transfer.state;
     record.reason = transfer.reason;
     this.#emitFile(record);
+  }
+
+  /** An incoming file offer still waiting for the user's answer, with its session; undefined otherwise. */
+  #openOffer(id: string): { session: Session; record: FileRecord; sessionId: string } | undefined {
+    const session = this.#session;
+    const record = session?.files.get(id);
+    if (session === undefined || session.closing || record === undefined) return undefined;
+    if (record.direction !== 'receive' || record.state !== 'offered' || record.sessionId === undefined)
+      return undefined;
+    return { session, record, sessionId: record.sessionId };
   }
 
   #endFile(record: FileRecord, state: FileTransferState, reason: string | undefined): void {
